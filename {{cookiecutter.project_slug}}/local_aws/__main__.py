@@ -1,0 +1,71 @@
+"""``python -m local_aws``: serve the local AWS until interrupted.
+
+Settings come from the ``[environments.local]`` section of ``pipeline.toml`` (endpoint port,
+account, region); the command line overrides them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import tomllib
+from pathlib import Path
+from urllib.parse import urlparse
+
+from local_aws.state import IncompatibleStateError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local_aws", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path("pipeline.toml"))
+    parser.add_argument("--host", default=None, help="address to bind (default from the config)")
+    parser.add_argument("--port", type=int, default=None, help="port (0 picks a free one)")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local-aws"))
+    parser.add_argument("--account-id", default=None, help="the account unsigned keys act in")
+    parser.add_argument(
+        "--ready-file", type=Path, default=None, help="write the endpoint URL here once serving"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    local = {}
+    if args.config.exists():
+        local = tomllib.loads(args.config.read_text())["environments"]["local"]
+    endpoint = urlparse(local.get("endpoint_url", "http://127.0.0.1:4566"))
+
+    from local_aws.server import LocalAWS
+
+    server = LocalAWS(
+        state_dir=args.state_dir,
+        host=args.host or endpoint.hostname,
+        port=args.port if args.port is not None else endpoint.port,
+        account_id=args.account_id or local.get("account_id", "123456789012"),
+    )
+    try:
+        server.start()
+    except IncompatibleStateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot serve on {server.endpoint_url}: {error}", file=sys.stderr)
+        return 2
+    if args.ready_file:
+        args.ready_file.write_text(server.endpoint_url + "\n")
+    print(f"Local AWS serving {server.endpoint_url} (state in {args.state_dir})", flush=True)
+
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

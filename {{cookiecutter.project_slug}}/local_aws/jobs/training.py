@@ -1,0 +1,206 @@
+"""Training jobs, run by SageMaker Training's container contract and its script mode.
+
+The sandbox gets ``/opt/ml/input/config/{hyperparameters,inputdataconfig,resourceconfig}.json``
+and one folder per channel under ``/opt/ml/input/data``; the container's ``train`` command is the
+real SageMaker training toolkit (``sagemaker-training``), which downloads
+``sagemaker_submit_directory``, sets the ``SM_*`` variables and runs ``sagemaker_program`` exactly
+as in a framework container. Afterwards ``/opt/ml/model`` becomes
+``<S3OutputPath>/<job>/output/model.tar.gz`` (and ``/opt/ml/output/data`` ``output.tar.gz``);
+``/opt/ml/output/failure`` becomes the ``FailureReason``; the log is searched with the job's
+``MetricDefinitions`` for ``FinalMetricDataList``. Status moves through SageMaker's secondary
+statuses: Starting, Downloading, Training, Uploading, then Completed, Failed, Stopped or
+MaxRuntimeExceeded.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from moto.backends import get_backend
+from moto.core.utils import utcnow
+
+from local_aws.jobs.runner import JobError, JobExecution, truncate_reason
+from local_aws.jobs.s3_transfer import S3LocationError
+
+STATUS_MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Stopped": "Training job stopped by user request",
+    "MaxRuntimeExceeded": "Training job runtime exceeded MaxRuntimeInSeconds provided",
+}
+
+
+class TrainingExecution(JobExecution):
+    kind = "training"
+    log_group = "/aws/sagemaker/TrainingJobs"
+
+    def fake(self):
+        return get_backend("sagemaker")[self.account_id][self.region].training_jobs[self.name]
+
+    def secondary(self, status: str, message: str | None = None, **attributes) -> None:
+        """Move to a secondary status, closing the previous transition as SageMaker does."""
+        now = utcnow()
+        transitions = [dict(t) for t in self.fake().secondary_status_transitions]
+        if transitions and "EndTime" not in transitions[-1]:
+            transitions[-1]["EndTime"] = now
+        entry = {"Status": status, "StartTime": now, "StatusMessage": message or STATUS_MESSAGES[status]}
+        if status in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
+            entry["EndTime"] = now
+        transitions.append(entry)
+        self.update(secondary_status=status, secondary_status_transitions=transitions, **attributes)
+
+    def run(self) -> None:
+        sandbox = self.sandbox.create()
+        self.update(training_start_time=utcnow())
+        self.secondary("Downloading")
+        channels = {}
+        for channel in self.request.get("InputDataConfig", []):
+            name = channel["ChannelName"]
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            try:
+                count = self.s3.download(uri, sandbox.host_path(f"/opt/ml/input/data/{name}"))
+            except S3LocationError as error:
+                raise JobError(f"ClientError: channel {name!r}: {error}") from error
+            self.log.write(f"Downloaded {count} object(s) for channel {name}")
+            channels[name] = {
+                "TrainingInputMode": "File",
+                "S3DistributionType": channel["DataSource"]["S3DataSource"].get(
+                    "S3DataDistributionType", "FullyReplicated"
+                ),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            }
+        resources = self.request["ResourceConfig"]
+        sandbox.write_json("/opt/ml/input/config/hyperparameters.json", self.request.get("HyperParameters", {}))
+        sandbox.write_json("/opt/ml/input/config/inputdataconfig.json", channels)
+        sandbox.write_json(
+            "/opt/ml/input/config/resourceconfig.json",
+            {
+                "current_host": "algo-1",
+                "current_instance_type": resources["InstanceType"],
+                "current_group_name": "homogeneousCluster",
+                "hosts": ["algo-1"],
+                "instance_groups": [
+                    {
+                        "instance_group_name": "homogeneousCluster",
+                        "instance_type": resources["InstanceType"],
+                        "hosts": ["algo-1"],
+                    }
+                ],
+                "network_interface_name": "eth0",
+            },
+        )
+        sandbox.write_json("/opt/ml/input/config/trainingjobconfig.json", self.request)
+        for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/code"):
+            sandbox.host_path(folder).mkdir(parents=True, exist_ok=True)
+
+        self.secondary("Training")
+        algorithm = self.request["AlgorithmSpecification"]
+        command = algorithm.get("ContainerEntrypoint") or [sys.executable, "-m", "sagemaker_training.cli.train"]
+        argv = [sandbox.map(part) for part in command + algorithm.get("ContainerArguments", [])]
+        env = sandbox.environment(
+            {
+                **self.credentials(),
+                **self.request.get("Environment", {}),
+                "SAGEMAKER_BASE_DIR": "/opt/ml",
+                "TRAINING_JOB_NAME": self.name,
+                "TRAINING_JOB_ARN": self.fake().arn,
+                # The toolkit waits until every host in resourceconfig.json resolves; "algo-1"
+                # only resolves inside SageMaker's network, and one host needs no peers.
+                "SM_STUDIO_LOCAL_MODE": "true",
+            }
+        )
+        exit_code = self.run_process(argv, env, cwd=sandbox.host_path("/opt/ml/code"))
+        metrics = self.final_metrics()
+        if exit_code != 0:
+            raise JobError(f"AlgorithmError: {self.failure_detail()}, exit code: {exit_code}")
+
+        self.secondary("Uploading")
+        output_path = self.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        model_uri = f"{output_path}/{self.name}/output/model.tar.gz"
+        self._upload_tarball(sandbox.host_path("/opt/ml/model"), model_uri)
+        data_dir = sandbox.host_path("/opt/ml/output/data")
+        if any(data_dir.iterdir()):
+            self._upload_tarball(data_dir, f"{output_path}/{self.name}/output/output.tar.gz")
+        seconds = int(time.monotonic() - self.started)
+        self.secondary(
+            "Completed",
+            training_job_status="Completed",
+            training_end_time=utcnow(),
+            model_artifacts={"S3ModelArtifacts": model_uri},
+            final_metric_data_list=metrics,
+            training_time_in_seconds=seconds,
+            billable_time_in_seconds=seconds,
+        )
+
+    def failure_detail(self) -> str:
+        """The toolkit's ``/opt/ml/output/failure``, with the script's own error filled in.
+
+        Framework containers run the toolkit with ``capture_error`` so that the failure names
+        the exception; the bare toolkit leaves ``ErrorMessage ""``, so the log supplies it.
+        """
+        failure = self.sandbox.host_path("/opt/ml/output/failure")
+        if not failure.exists():
+            return self.last_error_line()
+        detail = failure.read_text().strip()
+        return detail.replace('ErrorMessage ""', f'ErrorMessage "{self.last_script_error()}"')
+
+    def last_script_error(self) -> str:
+        """The last line of the script's traceback, skipping the toolkit's own log lines."""
+        lines = self.log.lines
+        for index in range(len(lines) - 1, -1, -1):
+            if lines[index].startswith("Traceback (most recent call last)"):
+                for line in lines[index + 1 :]:
+                    if line and not line.startswith((" ", "\t")):
+                        return line.strip()
+        return self.last_error_line()
+
+    def _upload_tarball(self, folder: Path, uri: str) -> None:
+        tarball = self.sandbox.tmp / Path(uri).name
+        with tarfile.open(tarball, "w:gz") as tar:
+            for path in sorted(folder.iterdir()):
+                tar.add(path, arcname=path.name)
+        self.s3.upload_file(tarball, uri, content_type="application/x-tar")
+        self.log.write(f"Uploaded {uri}")
+
+    def final_metrics(self) -> list[dict]:
+        """The last value each ``MetricDefinitions`` regex found in the log."""
+        found = {}
+        definitions = self.request["AlgorithmSpecification"].get("MetricDefinitions", [])
+        patterns = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+        for line in self.log.lines:
+            for name, pattern in patterns:
+                match = pattern.search(line)
+                if match:
+                    try:
+                        found[name] = float(match.group(1))
+                    except (IndexError, ValueError):
+                        continue
+        now = utcnow()
+        return [{"MetricName": name, "Value": value, "Timestamp": now} for name, value in found.items()]
+
+    def on_failed(self, reason: str) -> None:
+        reason = truncate_reason(reason)
+        self.secondary(
+            "Failed",
+            message=f"Training job failed. Reason: {reason}"[:1024],
+            training_job_status="Failed",
+            failure_reason=reason,
+            training_end_time=utcnow(),
+            final_metric_data_list=self.final_metrics() if self.log else [],
+        )
+
+    def on_stopped(self, stopped_by: str) -> None:
+        status = "MaxRuntimeExceeded" if stopped_by == "max_runtime" else "Stopped"
+        self.secondary(
+            status,
+            training_job_status="Stopped",
+            training_end_time=utcnow(),
+            final_metric_data_list=self.final_metrics(),
+        )

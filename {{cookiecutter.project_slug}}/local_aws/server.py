@@ -1,0 +1,184 @@
+"""The local AWS server: moto's server mode plus request checks, persistence and real jobs.
+
+Requests pass through three layers before moto answers them:
+
+1. ``ValidatingMiddleware`` refuses what AWS would refuse (constraints from the service model);
+2. ``PersistingMiddleware`` snapshots the services a request changed, under one lock;
+3. moto's ``DomainDispatcherApplication``, with the SageMaker job operations routed to the runner.
+
+Each later capability (endpoints, monitoring jobs, feature store runtime) installs itself the way
+``sagemaker_jobs`` does: one module hooking the operations it serves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/_local_aws/health"
+#: Operations that wait for data (long polling) must not hold the state lock while they wait.
+_BLOCKING = {("sqs", "ReceiveMessage")}
+_SIGNING_NAMES = {"monitoring": "cloudwatch"}
+
+
+class PersistingMiddleware:
+    """Runs each changing request under the state lock and snapshots what it touched."""
+
+    def __init__(self, app, store, identify):
+        self.app = app
+        self.store = store
+        self.identify = identify
+
+    def __call__(self, environ, start_response):
+        service = _signing_service(environ)
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD", "OPTIONS") or service is None:
+            return self.app(environ, start_response)
+        info = self.identify(environ)
+        if info is not None and info.is_read_only:
+            return self.app(environ, start_response)
+        operation = info.operation if info else None
+        if (service, operation) in _BLOCKING:
+            body = _consume(self.app(environ, start_response))
+            self.store.save([service])
+            return body
+        with self.store.lock:
+            body = _consume(self.app(environ, start_response))
+            self.store.save([service])
+        return body
+
+
+def _consume(response) -> list[bytes]:
+    try:
+        return list(response)
+    finally:
+        close = getattr(response, "close", None)
+        if close:
+            close()
+
+
+def _signing_service(environ) -> str | None:
+    """The service a signed request is for, from its credential scope."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0]
+        service = scope.split("/")[3]
+    except IndexError:
+        return None
+    return _SIGNING_NAMES.get(service, service)
+
+
+class LocalAWS:
+    """Owns the state, the job runner and the HTTP server of one local AWS."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        account_id: str = "123456789012",
+    ):
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.port = port
+        self.account_id = account_id
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self.runner = None
+        self.store = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalAWS:
+        """Restore the state, recover interrupted jobs and start serving in a background thread."""
+        started = time.monotonic()
+        import moto.iam.models
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+
+        from local_aws import s3_storage, sagemaker_jobs
+        from local_aws.jobs.runner import JobRunner
+        from local_aws.state import StateStore
+        from local_aws.validation import ValidatingMiddleware, identify
+
+        # Requests signed with unknown keys act in the dev account; assumed roles act in theirs.
+        moto.iam.models.DEFAULT_ACCOUNT_ID = self.account_id
+
+        self.store = StateStore(self.state_dir)
+        self.store.open()
+        s3_storage.install(self.store.blobs)
+        restored = self.store.load()
+
+        app = DomainDispatcherApplication(create_backend_app)
+        app = PersistingMiddleware(app, self.store, identify)
+        app = ValidatingMiddleware(app)
+        app = _HealthCheck(app, self)
+        self._server = make_server(
+            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.port = self._server.server_port  # resolves port 0 to the one the OS chose
+
+        self.runner = JobRunner(self.store, self.endpoint_url)
+        sagemaker_jobs.install(self.runner)
+        interrupted = self.runner.recover()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        log.info(
+            "local AWS ready on %s in %.2f s (state %s; restored %s; failed %d interrupted jobs)",
+            self.endpoint_url,
+            time.monotonic() - started,
+            self.state_dir,
+            ", ".join(restored) or "nothing",
+            len(interrupted),
+        )
+        return self
+
+    def stop(self, wait_for_jobs: float = 0.0) -> None:
+        """Stop serving. Running jobs are stopped (or given ``wait_for_jobs`` seconds to end)."""
+        if self.runner is not None:
+            if not self.runner.wait_idle(wait_for_jobs):
+                self.runner.stop_all()
+                self.runner.wait_idle(30)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.store is not None:
+            self.store.save_all()
+
+    def health(self) -> dict:
+        return {
+            "status": "ready",
+            "endpoint_url": self.endpoint_url,
+            "account_id": self.account_id,
+            "state_dir": str(self.state_dir),
+            "moto": version("moto"),
+        }
+
+
+class _HealthCheck:
+    """``GET /_local_aws/health``: readiness for scripts and tests."""
+
+    def __init__(self, app, local_aws: LocalAWS):
+        self.app = app
+        self.local_aws = local_aws
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            body = json.dumps(self.local_aws.health()).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        return self.app(environ, start_response)
