@@ -1,4 +1,4 @@
-"""The local AWS: one process that answers the AWS APIs on this machine and really runs SageMaker jobs.
+"""The local AWS: one process serving the AWS APIs on this machine that really runs SageMaker jobs.
 
 Built on moto's server mode. On top of moto it adds what a pipeline needs to behave locally as it
 does on AWS: requests checked against the AWS service model, S3 data and all state kept on disk

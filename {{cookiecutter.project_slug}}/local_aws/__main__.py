@@ -19,7 +19,9 @@ from local_aws.state import IncompatibleStateError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local_aws", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--config", type=Path, default=Path("pipeline.toml"))
     parser.add_argument("--host", default=None, help="address to bind (default from the config)")
     parser.add_argument("--port", type=int, default=None, help="port (0 picks a free one)")
@@ -31,12 +33,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def local_environment(config: Path) -> dict:
+    """The config's ``[environments.local]`` section, merged over the one it ``extends``."""
+    if not config.exists():
+        return {}
+    environments = tomllib.loads(config.read_text()).get("environments", {})
+    local = environments.get("local", {})
+    return {**environments.get(local.get("extends", ""), {}), **local}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    local = {}
-    if args.config.exists():
-        local = tomllib.loads(args.config.read_text())["environments"]["local"]
+    local = local_environment(args.config)
     endpoint = urlparse(local.get("endpoint_url", "http://127.0.0.1:4566"))
 
     from local_aws.server import LocalAWS

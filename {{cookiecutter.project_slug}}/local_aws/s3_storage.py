@@ -13,9 +13,12 @@ import hashlib
 import os
 import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
+from moto.s3 import notifications
 from moto.s3.models import FakeKey
 
 
@@ -98,6 +101,9 @@ def install(store: BlobStore) -> None:
     _store = store
     if getattr(FakeKey, "_local_aws_disk_storage", False):
         return
+    # Event notifications carry the key URL-encoded as AWS does it: "raw/a b.csv" becomes
+    # "raw/a+b.csv" (moto also encodes the slashes).
+    notifications.quote_plus = partial(quote_plus, safe="/")
     FakeKey.value = property(_get_value, _set_value)
     FakeKey.etag = property(_get_etag)
     FakeKey.__getstate__ = _getstate

@@ -153,7 +153,9 @@ def _processing_refusals(request: dict) -> list[str]:
             problems.append(f"ProcessingInputs {name!r}: S3CompressionType Gzip {NOT_EMULATED}")
     for item in request.get("ProcessingOutputConfig", {}).get("Outputs", []):
         if "FeatureStoreOutput" in item:
-            problems.append(f"Outputs {item.get('OutputName')!r}: FeatureStoreOutput {NOT_EMULATED}")
+            problems.append(
+                f"Outputs {item.get('OutputName')!r}: FeatureStoreOutput {NOT_EMULATED}"
+            )
     return problems
 
 
@@ -178,7 +180,9 @@ def _training_refusals(request: dict) -> list[str]:
         name = channel.get("ChannelName")
         source = channel.get("DataSource", {})
         if "S3DataSource" not in source:
-            problems.append(f"Channel {name!r}: only S3DataSource {NOT_EMULATED.replace('is not', 'is')}")
+            problems.append(
+                f"Channel {name!r}: only S3DataSource {NOT_EMULATED.replace('is not', 'is')}"
+            )
             continue
         if source["S3DataSource"].get("S3DataType", "S3Prefix") != "S3Prefix":
             problems.append(f"Channel {name!r}: S3DataType other than S3Prefix {NOT_EMULATED}")

@@ -147,10 +147,9 @@ class LocalAWS:
 
     def stop(self, wait_for_jobs: float = 0.0) -> None:
         """Stop serving. Running jobs are stopped (or given ``wait_for_jobs`` seconds to end)."""
-        if self.runner is not None:
-            if not self.runner.wait_idle(wait_for_jobs):
-                self.runner.stop_all()
-                self.runner.wait_idle(30)
+        if self.runner is not None and not self.runner.wait_idle(wait_for_jobs):
+            self.runner.stop_all()
+            self.runner.wait_idle(30)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -12,6 +12,7 @@ message instead of failing later in an obscure way.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -53,6 +54,24 @@ SIDE_EFFECTS = {
     "events": ("events", "sqs", "sns", "logs"),
     "cloudformation": PERSISTED_SERVICES,
 }
+
+
+#: Synchronisation objects inside moto's models (SQS queues hold locks): saved as fresh ones.
+_FRESH_ON_LOAD = {
+    type(threading.Lock()): threading.Lock,
+    type(threading.RLock()): threading.RLock,
+    threading.Condition: threading.Condition,
+    threading.Event: threading.Event,
+    threading.Semaphore: threading.Semaphore,
+}
+
+
+class _StatePickler(pickle.Pickler):
+    def reducer_override(self, obj):
+        factory = _FRESH_ON_LOAD.get(type(obj))
+        if factory is not None:
+            return factory, ()
+        return NotImplemented
 
 
 class IncompatibleStateError(RuntimeError):
@@ -137,7 +156,9 @@ class StateStore:
             account_id: dict(account_backend.items())
             for account_id, account_backend in list(backend_dict.items())
         }
-        data = pickle.dumps(accounts, protocol=pickle.HIGHEST_PROTOCOL)
+        buffer = io.BytesIO()
+        _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(accounts)
+        data = buffer.getvalue()
         fd, tmp = tempfile.mkstemp(dir=self.services_dir, prefix=f".{service}-")
         try:
             with os.fdopen(fd, "wb") as f:

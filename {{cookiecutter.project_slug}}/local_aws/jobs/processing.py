@@ -30,12 +30,18 @@ class ProcessingExecution(JobExecution):
         sandbox.write_json("/opt/ml/config/processingjobconfig.json", self.request)
         sandbox.write_json(
             "/opt/ml/config/resourceconfig.json",
-            {"current_host": "algo-1", "hosts": ["algo-1"], "current_instance_type": cluster["InstanceType"]},
+            {
+                "current_host": "algo-1",
+                "hosts": ["algo-1"],
+                "current_instance_type": cluster["InstanceType"],
+            },
         )
         for item in self.request.get("ProcessingInputs", []):
             s3_input = item["S3Input"]
             try:
-                count = self.s3.download(s3_input["S3Uri"], sandbox.host_path(s3_input["LocalPath"]))
+                count = self.s3.download(
+                    s3_input["S3Uri"], sandbox.host_path(s3_input["LocalPath"])
+                )
             except S3LocationError as error:
                 raise JobError(f"ClientError: input {item['InputName']!r}: {error}") from error
             self.log.write(f"Downloaded {count} object(s) for input {item['InputName']}")
@@ -44,7 +50,10 @@ class ProcessingExecution(JobExecution):
             sandbox.host_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
 
         app = self.request["AppSpecification"]
-        argv = [sandbox.map(part) for part in app["ContainerEntrypoint"] + app.get("ContainerArguments", [])]
+        argv = [
+            sandbox.map(part)
+            for part in app["ContainerEntrypoint"] + app.get("ContainerArguments", [])
+        ]
         env = sandbox.environment({**self.credentials(), **self.request.get("Environment", {})})
         exit_code = self.run_process(argv, env, cwd=sandbox.root)
         if exit_code != 0:
@@ -74,4 +83,6 @@ class ProcessingExecution(JobExecution):
                 "Processing job runtime exceeded MaxRuntimeInSeconds provided "
                 f"({int(self.max_runtime)} s)"
             )
-        self.update(processing_job_status="Stopped", exit_message=message, processing_end_time=utcnow())
+        self.update(
+            processing_job_status="Stopped", exit_message=message, processing_end_time=utcnow()
+        )

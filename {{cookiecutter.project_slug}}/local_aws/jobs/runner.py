@@ -10,6 +10,7 @@ were running when the local AWS died.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import subprocess
 import threading
 import time
 import traceback
+from pathlib import Path
 
 import boto3
 import psutil
@@ -154,7 +156,9 @@ class JobExecution:
                 bufsize=1,
             )
         except OSError as error:
-            raise JobError(f"ClientError: cannot start the container command {argv[0]!r}: {error}")
+            raise JobError(
+                f"ClientError: cannot start the container command {argv[0]!r}: {error}"
+            ) from error
         self.runner.track(self, process)
         reader = threading.Thread(target=self._pump, args=(process,), daemon=True)
         reader.start()
@@ -228,7 +232,9 @@ class JobRunner:
         key = self.key(execution.kind, execution.account_id, execution.region, execution.name)
         with self._lock:
             self._running[key] = execution
-        threading.Thread(target=execution.execute, name=f"job-{execution.name}", daemon=True).start()
+        threading.Thread(
+            target=execution.execute, name=f"job-{execution.name}", daemon=True
+        ).start()
 
     def stop(self, kind: str, account_id: str, region: str, name: str) -> bool:
         with self._lock:
@@ -297,10 +303,8 @@ class JobRunner:
         for path in self._pids_dir.glob("*.json"):
             record = json.loads(path.read_text())
             if record["start"] is not None and _process_start(record["pid"]) == record["start"]:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(record["pid"], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             path.unlink(missing_ok=True)
         reason = (
             "InternalServerError: the local AWS stopped while this job was running, and the job "

@@ -20,7 +20,7 @@ _CONTAINER_PATH = re.compile(r"(?<![\w/.])/opt/ml(?=/|$|\s|:)")
 
 
 class Sandbox:
-    """One job's folder: ``<root>/opt/ml/...``, a private ``tmp`` and ``bin`` for the interpreter."""
+    """One job's folder: ``<root>/opt/ml/...``, its own ``tmp`` and a ``bin`` for python."""
 
     def __init__(self, root: Path):
         self.root = root

@@ -50,7 +50,11 @@ class TrainingExecution(JobExecution):
         transitions = [dict(t) for t in self.fake().secondary_status_transitions]
         if transitions and "EndTime" not in transitions[-1]:
             transitions[-1]["EndTime"] = now
-        entry = {"Status": status, "StartTime": now, "StatusMessage": message or STATUS_MESSAGES[status]}
+        entry = {
+            "Status": status,
+            "StartTime": now,
+            "StatusMessage": message or STATUS_MESSAGES[status],
+        }
         if status in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
             entry["EndTime"] = now
         transitions.append(entry)
@@ -77,7 +81,9 @@ class TrainingExecution(JobExecution):
                 "RecordWrapperType": channel.get("RecordWrapperType", "None"),
             }
         resources = self.request["ResourceConfig"]
-        sandbox.write_json("/opt/ml/input/config/hyperparameters.json", self.request.get("HyperParameters", {}))
+        sandbox.write_json(
+            "/opt/ml/input/config/hyperparameters.json", self.request.get("HyperParameters", {})
+        )
         sandbox.write_json("/opt/ml/input/config/inputdataconfig.json", channels)
         sandbox.write_json(
             "/opt/ml/input/config/resourceconfig.json",
@@ -102,7 +108,11 @@ class TrainingExecution(JobExecution):
 
         self.secondary("Training")
         algorithm = self.request["AlgorithmSpecification"]
-        command = algorithm.get("ContainerEntrypoint") or [sys.executable, "-m", "sagemaker_training.cli.train"]
+        command = algorithm.get("ContainerEntrypoint") or [
+            sys.executable,
+            "-m",
+            "sagemaker_training.cli.train",
+        ]
         argv = [sandbox.map(part) for part in command + algorithm.get("ContainerArguments", [])]
         env = sandbox.environment(
             {
@@ -183,7 +193,9 @@ class TrainingExecution(JobExecution):
                     except (IndexError, ValueError):
                         continue
         now = utcnow()
-        return [{"MetricName": name, "Value": value, "Timestamp": now} for name, value in found.items()]
+        return [
+            {"MetricName": name, "Value": value, "Timestamp": now} for name, value in found.items()
+        ]
 
     def on_failed(self, reason: str) -> None:
         reason = truncate_reason(reason)

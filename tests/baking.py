@@ -1,0 +1,114 @@
+"""Baking the template and running a baked project's own tools, for the template's tests.
+
+Every baked project shares one environment, built once from the generated project's lock file:
+the generated project is a virtual project (nothing of its own is installed), so one environment
+serves every bake whatever its package name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+BUILD = TEMPLATE / "build"
+PROJECT_ENV = BUILD / "project-env"
+
+
+def uv() -> str:
+    found = os.environ.get("UV") or shutil.which("uv")
+    if not found:
+        raise RuntimeError("uv not found: run the tests through `make test`")
+    return found
+
+
+def bake(output_dir: Path, **answers: str) -> Path:
+    """Bake the template with default answers overridden by ``answers``; return the project."""
+    return Path(
+        cookiecutter(
+            str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir)
+        )
+    )
+
+
+def ensure_project_env() -> Path:
+    """Create (or bring up to date) the shared environment from a default bake's lock file."""
+    source = BUILD / "env-project"
+    if source.exists():
+        shutil.rmtree(source)
+    project = bake(source)
+    subprocess.run(
+        [uv(), "sync", "--frozen", "--quiet"],
+        cwd=project,
+        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(PROJECT_ENV)},
+        check=True,
+    )
+    return PROJECT_ENV
+
+
+def project_env_vars(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for running a baked project's tools from the shared environment."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env.pop("VIRTUAL_ENV", None)
+    env["PATH"] = f"{PROJECT_ENV / 'bin'}{os.pathsep}{env['PATH']}"
+    env.update(extra or {})
+    return env
+
+
+def run_in_project(
+    project: Path, *command: str, timeout: float = 1800
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        list(command),
+        cwd=project,
+        env=project_env_vars(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class SuiteReport:
+    tests: int
+    failures: int
+    errors: int
+    skipped: int
+
+    @property
+    def passed(self) -> int:
+        return self.tests - self.failures - self.errors - self.skipped
+
+
+def run_project_tests(
+    project: Path, *pytest_args: str, timeout: float = 1800
+) -> tuple[SuiteReport, str]:
+    """Run a baked project's pytest suite; return its JUnit counts and its output."""
+    report = project / "build" / "junit.xml"
+    result = run_in_project(
+        project,
+        str(PROJECT_ENV / "bin" / "python"),
+        "-m",
+        "pytest",
+        f"--junitxml={report}",
+        "-p",
+        "no:cacheprovider",
+        *pytest_args,
+        timeout=timeout,
+    )
+    output = result.stdout + result.stderr
+    if not report.exists():
+        raise AssertionError(f"the baked project's tests wrote no report:\n{output[-5000:]}")
+    suite = ET.parse(report).getroot()
+    if suite.tag == "testsuites":
+        suite = suite.find("testsuite")
+    counts = SuiteReport(
+        *(int(suite.get(name, 0)) for name in ("tests", "failures", "errors", "skipped"))
+    )
+    return counts, output

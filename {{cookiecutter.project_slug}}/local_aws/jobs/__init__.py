@@ -1,0 +1,1 @@
+"""Job kinds the local AWS executes; each follows its SageMaker container contract."""

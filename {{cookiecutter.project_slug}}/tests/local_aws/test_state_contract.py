@@ -1,0 +1,172 @@
+"""The local AWS keeps its state on disk: it survives a restart and a kill -9."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+
+from local_aws.process import LocalAWSError, LocalAWSProcess
+from tests.support import ACCOUNTS, PROJECT_ROOT, REGION, SAGEMAKER_TRUST
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def server(tmp_path):
+    process = LocalAWSProcess(state_dir=tmp_path / "state", config=PROJECT_ROOT / "pipeline.toml")
+    process.start()
+    yield process
+    process.stop()
+
+
+def client(server, service):
+    return boto3.client(service, endpoint_url=server.endpoint_url, region_name=REGION)
+
+
+def role(server) -> str:
+    iam = client(server, "iam")
+    return iam.create_role(RoleName="state-tests", AssumeRolePolicyDocument=SAGEMAKER_TRUST)[
+        "Role"
+    ]["Arn"]
+
+
+def test_s3_objects_and_jobs_survive_a_restart(server):
+    s3, sm = client(server, "s3"), client(server, "sagemaker")
+    s3.create_bucket(Bucket="kept-bucket")
+    s3.put_object(Bucket="kept-bucket", Key="data/big.bin", Body=b"x" * 3_000_000)
+    arn = role(server)
+    sm.create_model_package_group(ModelPackageGroupName="kept-group")
+
+    server.stop()
+    server.start()
+
+    s3, sm = client(server, "s3"), client(server, "sagemaker")
+    body = s3.get_object(Bucket="kept-bucket", Key="data/big.bin")["Body"].read()
+    assert body == b"x" * 3_000_000
+    listed = s3.list_objects_v2(Bucket="kept-bucket")["Contents"]
+    assert [o["Key"] for o in listed] == ["data/big.bin"]
+    assert sm.describe_model_package_group(ModelPackageGroupName="kept-group")
+    assert client(server, "iam").get_role(RoleName="state-tests")["Role"]["Arn"] == arn
+
+
+def test_s3_data_lives_on_disk_not_in_the_state_snapshot(server):
+    s3 = client(server, "s3")
+    s3.create_bucket(Bucket="disk-bucket")
+    s3.put_object(Bucket="disk-bucket", Key="blob", Body=b"y" * 5_000_000)
+
+    snapshot = server.state_dir / "services" / "s3.pickle"
+    blobs = [p for p in (server.state_dir / "s3-blobs").rglob("*") if p.is_file()]
+    assert snapshot.stat().st_size < 100_000
+    assert any(p.stat().st_size == 5_000_000 for p in blobs)
+
+
+def test_kill_9_keeps_every_acknowledged_write_and_fails_the_running_job(server):
+    s3, sm = client(server, "s3"), client(server, "sagemaker")
+    s3.create_bucket(Bucket="crash-bucket")
+    s3.put_object(
+        Bucket="crash-bucket", Key="code/sleep.py", Body=b"import time\ntime.sleep(120)\n"
+    )
+    sm.create_processing_job(
+        ProcessingJobName="interrupted",
+        RoleArn=role(server),
+        ProcessingResources={
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 5,
+            }
+        },
+        AppSpecification={
+            "ImageUri": "jobs:latest",
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/sleep.py"],
+        },
+        ProcessingInputs=[
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": "s3://crash-bucket/code/",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+        ],
+    )
+    s3.put_object(Bucket="crash-bucket", Key="after-job.txt", Body=b"written last")
+    time.sleep(1)
+
+    server.kill()
+    server.start()
+
+    s3, sm = client(server, "s3"), client(server, "sagemaker")
+    assert (
+        s3.get_object(Bucket="crash-bucket", Key="after-job.txt")["Body"].read() == b"written last"
+    )
+    job = sm.describe_processing_job(ProcessingJobName="interrupted")
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert "stopped while this job was running" in job["FailureReason"]
+    assert not list((server.state_dir / "running").glob("*.json")), "orphaned job process left"
+
+
+def test_state_from_an_incompatible_version_is_refused_with_a_clear_message(server):
+    server.stop()
+    (server.state_dir / "format.json").write_text(json.dumps({"state_format": 0, "moto": "4.0.0"}))
+
+    with pytest.raises(LocalAWSError, match="written by state format 0 with moto 4.0.0"):
+        server.start()
+
+
+def test_accounts_are_separate_and_reached_by_assuming_a_role(server):
+    dev_s3 = client(server, "s3")
+    dev_s3.create_bucket(Bucket="dev-only-bucket")
+    sts = client(server, "sts")
+    assert sts.get_caller_identity()["Account"] == ACCOUNTS["dev"]
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNTS['staging']}:role/deployer",
+        RoleSessionName="promotion",
+    )["Credentials"]
+    staging = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+    staging_sts = staging.client("sts", endpoint_url=server.endpoint_url)
+    staging_s3 = staging.client("s3", endpoint_url=server.endpoint_url)
+
+    assert staging_sts.get_caller_identity()["Account"] == ACCOUNTS["staging"]
+    assert "dev-only-bucket" not in [b["Name"] for b in staging_s3.list_buckets()["Buckets"]]
+
+
+def test_s3_event_notifications_reach_sqs(server):
+    s3, sqs = client(server, "s3"), client(server, "sqs")
+    s3.create_bucket(Bucket="events-bucket")
+    queue_url = sqs.create_queue(QueueName="raw-data-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket="events-bucket",
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "raw/"}]}},
+                }
+            ]
+        },
+    )
+    s3.put_object(Bucket="events-bucket", Key="other/ignored.csv", Body=b"a")
+    s3.put_object(Bucket="events-bucket", Key="raw/new.csv", Body=b"a")
+
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    keys = [
+        record["s3"]["object"]["key"]
+        for message in messages.get("Messages", [])
+        for record in json.loads(message["Body"]).get("Records", [])
+    ]
+    assert keys == ["raw/new.csv"]
