@@ -1,0 +1,131 @@
+"""The feature transform: raw customer columns in, model input matrix out.
+
+Fitted once on the training split and saved as ``feature_transform.json`` next to the model, so
+training, evaluation and the endpoint turn raw rows into features the same way. It is a few
+numbers and category lists, readable in a code review, with no pickled objects:
+
+- numeric columns: missing values become the training median;
+- categorical columns: one 0/1 column per training category; a category never seen in training
+  (or a missing value) sets them all to 0;
+- output columns in a fixed order: raw columns in training order, each category after its column.
+
+It also reads the CSV files a job finds in an input directory, for every job alike.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FILE_NAME = "feature_transform.json"
+
+
+@dataclass(frozen=True)
+class FeatureTransform:
+    """Imputation values and category lists learnt from the training split."""
+
+    numeric: dict[str, float]
+    categorical: dict[str, list[str]]
+    raw_columns: list[str]
+
+    @classmethod
+    def fit(cls, table: pd.DataFrame, exclude: list[str]) -> "FeatureTransform":
+        """Learn the transform from every column of ``table`` not in ``exclude``."""
+        raw_columns = [column for column in table.columns if column not in exclude]
+        if not raw_columns:
+            raise ValueError("no feature columns left besides the target and excluded columns")
+        numeric, categorical = {}, {}
+        for column in raw_columns:
+            values = table[column]
+            if pd.api.types.is_numeric_dtype(values):
+                median = values.median()
+                numeric[column] = 0.0 if pd.isna(median) else float(median)
+            else:
+                categorical[column] = sorted(values.dropna().astype(str).unique())
+        return cls(numeric, categorical, raw_columns)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the model's input columns, in order."""
+        names = []
+        for column in self.raw_columns:
+            if column in self.numeric:
+                names.append(column)
+            else:
+                names += [_indicator(column, category) for category in self.categorical[column]]
+        return names
+
+    def transform(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Return the model input for ``table``; columns other than the raw features are ignored."""
+        missing = [column for column in self.raw_columns if column not in table.columns]
+        if missing:
+            raise ValueError(f"missing feature columns: {', '.join(missing)}")
+        columns = {}
+        for column in self.raw_columns:
+            if column in self.numeric:
+                numbers = parse_numbers(table[column]).fillna(self.numeric[column])
+                columns[column] = numbers.to_numpy()
+            else:
+                values = table[column].astype(str)
+                for category in self.categorical[column]:
+                    columns[_indicator(column, category)] = (values == category).to_numpy()
+        return pd.DataFrame(columns, index=table.index).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        features = [
+            {"name": column, "type": "numeric", "fill_value": self.numeric[column]}
+            if column in self.numeric
+            else {"name": column, "type": "categorical", "categories": self.categorical[column]}
+            for column in self.raw_columns
+        ]
+        path.write_text(json.dumps({"features": features}, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "FeatureTransform":
+        features = json.loads(path.read_text())["features"]
+        return cls(
+            numeric={f["name"]: f["fill_value"] for f in features if f["type"] == "numeric"},
+            categorical={
+                f["name"]: f["categories"] for f in features if f["type"] == "categorical"
+            },
+            raw_columns=[f["name"] for f in features],
+        )
+
+
+def read_csv_dir(directory: Path) -> pd.DataFrame:
+    """Read every CSV file under ``directory``, as a job finds them in its input, into one table."""
+    paths = sorted(directory.rglob("*.csv"))
+    if not paths:
+        raise ValueError(f"no CSV files under {directory}")
+    tables = []
+    for path in paths:
+        try:
+            tables.append(pd.read_csv(path))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise ValueError(f"cannot read {path} as CSV: {error}") from error
+        if set(tables[-1].columns) != set(tables[0].columns):
+            raise ValueError(
+                f"{path} has columns {list(tables[-1].columns)}"
+                f" but {paths[0]} has {list(tables[0].columns)}"
+            )
+    return pd.concat(tables, ignore_index=True)
+
+
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """Convert ``values`` to numbers; anything present that is not a number is an error."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    junk = values[numbers.isna() & values.notna()]
+    if len(junk):
+        examples = ", ".join(repr(value) for value in junk.astype(str).unique()[:3])
+        raise ValueError(
+            f"column {values.name!r} should hold numbers but {len(junk)} value(s) are not,"
+            f" e.g. {examples}"
+        )
+    return numbers
+
+
+def _indicator(column: str, category: str) -> str:
+    """Name of the 0/1 column that marks ``category`` of ``column``."""
+    return f"{column}={category}"
