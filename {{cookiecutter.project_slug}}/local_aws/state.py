@@ -22,6 +22,8 @@ import threading
 from importlib.metadata import version
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto.backends import get_backend
 
 from local_aws.s3_storage import BlobStore, blob_digest
@@ -66,12 +68,28 @@ _FRESH_ON_LOAD = {
 }
 
 
+#: Private keys from ``cryptography`` (every KMS key holds one for signing) are not picklable:
+#: saved as PKCS#8 DER and loaded back.
+_PRIVATE_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
+
+
 class _StatePickler(pickle.Pickler):
     def reducer_override(self, obj):
         factory = _FRESH_ON_LOAD.get(type(obj))
         if factory is not None:
             return factory, ()
+        if isinstance(obj, _PRIVATE_KEY_TYPES):
+            der = obj.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            return _load_private_key, (der,)
         return NotImplemented
+
+
+def _load_private_key(der: bytes):
+    return serialization.load_der_private_key(der, password=None)
 
 
 class IncompatibleStateError(RuntimeError):

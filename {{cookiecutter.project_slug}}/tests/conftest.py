@@ -7,14 +7,21 @@ analytics off. Tests that need AWS get a local AWS on a free port with a fresh s
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.support import PROJECT_ROOT, REGION, SAGEMAKER_TRUST
+from tools.airflow_env import airflow_environment
 
 for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
     os.environ.pop(_variable, None)
+# Airflow reads its settings when first imported: point it at a throwaway home before that.
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+os.environ.update(airflow_environment(AIRFLOW_HOME, endpoint_url="http://127.0.0.1:1"))
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
     AWS_SECRET_ACCESS_KEY="testing",
@@ -60,3 +67,7 @@ def execution_role(aws_client) -> str:
         ]
     except iam.exceptions.EntityAlreadyExistsException:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)

@@ -1,0 +1,211 @@
+"""
+# {{ cookiecutter.project_name }}: training
+
+Checks the raw data, preprocesses it, checks the features, trains, evaluates and, when the model
+reaches the bar, registers it in the Model Registry as **PendingManualApproval**: a person
+approves it, and CI promotes it to staging and prod by pull request.
+
+    resolve_run_inputs ─► package_code ─► check_raw_data ─► preprocess ─► check_features
+        ─► train ─► evaluate ─► gate ─► describe_model_version ─► register_model
+        ─► summarize ─► notify
+
+**Runs** on `[training] schedule` in `pipeline.toml`, when new data lands under the raw-data
+prefix (S3 event → SQS → asset watcher), or by hand with `raw_data_uri` and `metric_threshold`.
+
+**Every artifact** of a run lives under `s3://<bucket>/<project>/runs/<run key>/`: the code it ran,
+the data-check reports (JSON and HTML), the splits, the model, `evaluation.json`/`.html` and
+`summary.json`. Job names are fixed per run and step: a retried task re-attaches to its job.
+
+**Fails at once, without retries**, when a data check fails, a job fails or the model is below
+the threshold; every failure is published to the pipeline's SNS topic with its reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import partial
+
+from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
+from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetOrTimeSchedule,
+    AssetWatcher,
+    CronTriggerTimetable,
+    Param,
+    chain,
+    task,
+)
+from {{ cookiecutter.package_name }}_pipeline import jobs, steps
+from {{ cookiecutter.package_name }}_pipeline.config import load_config
+from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure
+from {{ cookiecutter.package_name }}_pipeline.operators import (
+    RegisterModelVersionOnceOperator,
+    RunScopedProcessingOperator,
+    RunScopedTrainingOperator,
+)
+from {{ cookiecutter.package_name }}_pipeline.runs import RUN_INPUTS_TASK, Run
+
+config = load_config()
+env = config.env
+
+# New objects under the raw-data prefix reach the DAG as asset events: S3 event notifications
+# land in an SQS queue, which the triggerer watches.
+raw_data = Asset(
+    name=f"{config.slug}_raw_data",
+    uri=config.raw_data_uri,
+    watchers=[
+        AssetWatcher(
+            name=f"{config.slug}_raw_data_queue",
+            trigger=MessageQueueTrigger(
+                scheme="sqs",
+                sqs_queue=env.queue_url(config.data["raw_data_queue"]),
+                aws_conn_id=env.aws_conn_id,
+                region_name=env.region,
+                waiter_delay=env.poll_interval_seconds,
+                max_messages=10,
+                # S3 sends an s3:TestEvent when notifications are set up: only object events count.
+                message_filtering="jsonpath",
+                message_filtering_config="Records[*].eventName",
+            ),
+        )
+    ],
+)
+schedule = config.training["schedule"]
+job_settings = {
+    "aws_conn_id": env.aws_conn_id,
+    "region_name": env.region,
+    "check_interval": env.poll_interval_seconds,
+    "deferrable": env.deferrable,
+}
+
+with DAG(
+    dag_id=f"{config.package}_training",
+    description="Checks, trains, evaluates and registers the model for approval",
+    doc_md=__doc__,
+    schedule=(
+        raw_data
+        if schedule == "none"
+        else AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(schedule, timezone="UTC"), assets=raw_data
+        )
+    ),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=[config.slug, "training", "sagemaker"],
+    params={
+        "raw_data_uri": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^s3://",
+            description=f"Train on this S3 object or prefix instead of {config.raw_data_uri}",
+        ),
+        "metric_threshold": Param(
+            None,
+            type=["null", "number"],
+            description=(
+                f"Override the gate's threshold for {config.primary_metric} "
+                f"(default {config.training['metric_threshold']})"
+            ),
+        ),
+    },
+    default_args={
+        "owner": config.project["owner_email"],
+        "retries": 2,
+        "retry_delay": timedelta(seconds=env.retry_delay_seconds),
+        "on_failure_callback": notify_failure,
+    },
+) as dag:
+
+    @task(task_id=RUN_INPUTS_TASK)
+    def resolve_run_inputs(**context) -> dict:
+        """Fix the run's training data (given, triggering object or prefix), key and threshold."""
+        return steps.resolve_run_inputs(config, context).to_xcom()
+
+    @task
+    def package_code(**context) -> dict:
+        """Upload the ML package, the suites and a manifest (commit, lock hash, image digest)."""
+        return steps.package_code(config, Run.from_context(context))
+
+    check_raw_data = RunScopedProcessingOperator(
+        task_id="check_raw_data",
+        doc_md="Great Expectations suite `expectations/raw.json` on the raw table, as a job.",
+        build=partial(jobs.raw_data_check_job, config),
+        **job_settings,
+    )
+    preprocess = RunScopedProcessingOperator(
+        task_id="preprocess",
+        doc_md="Clean, split, fit the feature transform and write the data-quality baseline.",
+        build=partial(jobs.preprocess_job, config),
+        **job_settings,
+    )
+    check_features = RunScopedProcessingOperator(
+        task_id="check_features",
+        doc_md="Great Expectations suite `expectations/features.json` on the training split.",
+        build=partial(jobs.features_check_job, config),
+        **job_settings,
+    )
+    train = RunScopedTrainingOperator(
+        task_id="train",
+        doc_md="XGBoost in script mode; metrics parsed from the log by `MetricDefinitions`.",
+        build=partial(jobs.training_job, config),
+        **job_settings,
+    )
+    evaluate = RunScopedProcessingOperator(
+        task_id="evaluate",
+        doc_md="Scores the test split and writes SageMaker's model-quality `evaluation.json`.",
+        build=partial(jobs.evaluation_job, config),
+        **job_settings,
+    )
+
+    @task(retries=0)
+    def gate(**context) -> dict:
+        """Fail the run unless the primary metric reaches its threshold."""
+        return steps.check_gate(config, Run.from_context(context))
+
+    @task
+    def describe_model_version(manifest: dict, decision: dict, **context) -> dict:
+        """The model package request: model, metrics, data baseline and provenance."""
+        return steps.describe_model_version(config, Run.from_context(context), manifest, decision)
+
+    @task(multiple_outputs=True)
+    def summarize(decision: dict, package_arn: str, **context) -> dict:
+        """Write summary.json: checks, metrics, gate, model package and where the reports are."""
+        summary = steps.summarize(config, Run.from_context(context), decision, package_arn)
+        return {"summary": summary, "message": steps.summary_message(summary)}
+
+    inputs = resolve_run_inputs()
+    code = package_code()
+    decision = gate()
+    register_model = RegisterModelVersionOnceOperator(
+        task_id="register_model",
+        request=describe_model_version(code, decision),
+        package_group_name=config.registry["model_package_group"],
+        aws_conn_id=env.aws_conn_id,
+        region_name=env.region,
+    )
+    outcome = summarize(decision, register_model.output)
+    notify = SnsPublishOperator(
+        task_id="notify",
+        target_arn=env.topic_arn(config.section("notifications")["topic_name"]),
+        subject=f"{config.slug}: new model version awaiting approval",
+        message=outcome["message"],
+        aws_conn_id=env.aws_conn_id,
+        region_name=env.region,
+    )
+
+    chain(
+        inputs,
+        code,
+        check_raw_data,
+        preprocess,
+        check_features,
+        train,
+        evaluate,
+        decision,
+        register_model,
+        outcome,
+        notify,
+    )

@@ -1,0 +1,235 @@
+"""SageMaker job requests for each step of the training pipeline.
+
+Each function returns the exact ``CreateProcessingJob``/``CreateTrainingJob`` request for one run:
+the job runs the package's script with every path given on its command line or by the training
+toolkit, reads its inputs from the run's S3 prefix and writes its outputs back under it. Nothing
+here depends on where the pipeline runs except through the config's environment section.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .config import PipelineConfig
+from .runs import Run, RunLayout, job_name
+
+CODE_DIR = "/opt/ml/processing/input/code"
+SUITES_DIR = "/opt/ml/processing/input/expectations"
+INPUT_DIR = "/opt/ml/processing/input"
+OUTPUT_DIR = "/opt/ml/processing/output"
+SPLITS = ("train", "validation", "test", "transform", "baseline")
+
+
+def _s3_input(name: str, uri: str, local_path: str) -> dict:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local_path,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def _s3_output(name: str, local_path: str, uri: str) -> dict:
+    return {
+        "OutputName": name,
+        "S3Output": {"S3Uri": uri, "LocalPath": local_path, "S3UploadMode": "EndOfJob"},
+    }
+
+
+def processing_job(
+    config: PipelineConfig,
+    layout: RunLayout,
+    step: str,
+    module: str,
+    arguments: list[str],
+    inputs: list[dict],
+    outputs: list[dict],
+) -> dict:
+    """``python -m <package>.<module> <arguments>`` as a processing job of this run."""
+    env = config.env
+    return {
+        "ProcessingJobName": job_name(config.slug, step, layout.key),
+        "RoleArn": env.role_arn,
+        "AppSpecification": {
+            "ImageUri": env.image_uri,
+            "ContainerEntrypoint": ["python3", "-m", f"{config.package}.{module}"],
+            "ContainerArguments": arguments,
+        },
+        # The run's own copy of the package, not whatever the image might hold.
+        "Environment": {"PYTHONPATH": CODE_DIR},
+        "ProcessingInputs": [_s3_input("code", layout.uri("code", "src"), CODE_DIR), *inputs],
+        "ProcessingOutputConfig": {"Outputs": outputs},
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": env.processing_instance_type,
+                "VolumeSizeInGB": 30,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": int(config.training["max_runtime_seconds"])},
+        "Tags": _tags(config, layout),
+    }
+
+
+def raw_data_check_job(config: PipelineConfig, run: Run) -> dict:
+    """The raw table against ``expectations/<data.raw_suite>.json``."""
+    return data_check_job(
+        config, run.layout, config.data["raw_suite"], run.raw_data_uri, "check-raw"
+    )
+
+
+def features_check_job(config: PipelineConfig, run: Run) -> dict:
+    """The cleaned training split against ``expectations/<data.features_suite>.json``."""
+    train_split = run.layout.preprocessed("train") + "/"
+    return data_check_job(
+        config, run.layout, config.data["features_suite"], train_split, "check-features"
+    )
+
+
+def data_check_job(
+    config: PipelineConfig, layout: RunLayout, suite: str, data_uri: str, step: str
+) -> dict:
+    """Validate the data under ``data_uri`` against ``expectations/<suite>.json``."""
+    return processing_job(
+        config,
+        layout,
+        step=step,
+        module="data_checks",
+        arguments=[
+            "--suite",
+            f"{SUITES_DIR}/{suite}.json",
+            "--data-dir",
+            f"{INPUT_DIR}/data",
+            "--output-dir",
+            f"{OUTPUT_DIR}/report",
+        ],
+        inputs=[
+            _s3_input("expectations", layout.uri("code", "expectations") + "/", SUITES_DIR),
+            _s3_input("data", data_uri, f"{INPUT_DIR}/data"),
+        ],
+        outputs=[_s3_output("report", f"{OUTPUT_DIR}/report", layout.data_checks(suite))],
+    )
+
+
+def preprocess_job(config: PipelineConfig, run: Run) -> dict:
+    """Clean and split the raw table; fit the feature transform; write the data baseline."""
+    data, training = config.data, config.training
+    return processing_job(
+        config,
+        run.layout,
+        step="preprocess",
+        module="preprocess",
+        arguments=[
+            "--input-dir",
+            f"{INPUT_DIR}/raw",
+            "--output-dir",
+            OUTPUT_DIR,
+            "--target-column",
+            data["target_column"],
+            "--problem-type",
+            data["problem_type"],
+            "--sensitive-columns",
+            *data.get("sensitive_columns", []),
+            "--validation-fraction",
+            str(training["validation_fraction"]),
+            "--test-fraction",
+            str(training["test_fraction"]),
+            "--seed",
+            str(training["seed"]),
+        ],
+        inputs=[_s3_input("raw", run.raw_data_uri, f"{INPUT_DIR}/raw")],
+        outputs=[
+            _s3_output(split, f"{OUTPUT_DIR}/{split}", run.layout.preprocessed(split))
+            for split in SPLITS
+        ],
+    )
+
+
+def training_job(config: PipelineConfig, run: Run) -> dict:
+    """Script mode: the training toolkit runs ``train.py`` from the run's source tarball."""
+    env, data, training, layout = config.env, config.data, config.training, run.layout
+    hyperparameters = {
+        "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": layout.source_tarball,
+        "problem_type": data["problem_type"],
+        "target_column": data["target_column"],
+        "seed": training["seed"],
+        **training["hyperparameters"],
+    }
+    return {
+        "TrainingJobName": training_job_name(config, run),
+        "RoleArn": env.role_arn,
+        "AlgorithmSpecification": {
+            "TrainingImage": env.image_uri,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": training["metric_definitions"],
+        },
+        # As the SageMaker SDK writes them: JSON-encoded values the toolkit decodes.
+        "HyperParameters": {key: json.dumps(value) for key, value in hyperparameters.items()},
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": layout.preprocessed(channel) + "/",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+            for channel in ("train", "validation", "transform")
+        ],
+        "OutputDataConfig": {"S3OutputPath": layout.model_output},
+        "ResourceConfig": {
+            "InstanceCount": 1,
+            "InstanceType": env.training_instance_type,
+            "VolumeSizeInGB": 30,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": int(training["max_runtime_seconds"])},
+        "Tags": _tags(config, layout),
+    }
+
+
+def training_job_name(config: PipelineConfig, run: Run) -> str:
+    return job_name(config.slug, "train", run.key)
+
+
+def model_artifact(config: PipelineConfig, run: Run) -> str:
+    """Where SageMaker puts the run's model: ``<S3OutputPath>/<job>/output/model.tar.gz``."""
+    return run.layout.model_artifact(training_job_name(config, run))
+
+
+def evaluation_job(config: PipelineConfig, run: Run) -> dict:
+    """Score the test split with the trained model through the inference handlers."""
+    data, layout = config.data, run.layout
+    return processing_job(
+        config,
+        layout,
+        step="evaluate",
+        module="evaluate",
+        arguments=[
+            "--model-dir",
+            f"{INPUT_DIR}/model",
+            "--test-dir",
+            f"{INPUT_DIR}/test",
+            "--output-dir",
+            f"{OUTPUT_DIR}/evaluation",
+            "--target-column",
+            data["target_column"],
+            "--problem-type",
+            data["problem_type"],
+        ],
+        inputs=[
+            _s3_input("model", model_artifact(config, run), f"{INPUT_DIR}/model"),
+            _s3_input("test", layout.preprocessed("test") + "/", f"{INPUT_DIR}/test"),
+        ],
+        outputs=[_s3_output("evaluation", f"{OUTPUT_DIR}/evaluation", layout.evaluation)],
+    )
+
+
+def _tags(config: PipelineConfig, layout: RunLayout) -> list[dict]:
+    return [{"Key": "project", "Value": config.slug}, {"Key": "run-key", "Value": layout.key}]

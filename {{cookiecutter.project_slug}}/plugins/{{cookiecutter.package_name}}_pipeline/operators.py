@@ -1,0 +1,211 @@
+"""The amazon provider's SageMaker operators, made idempotent per DAG run.
+
+Thin subclasses that add what a production pipeline needs and the provider leaves out:
+
+- the job request is built when the task runs, from the run's context (run key, inputs), by a
+  function from ``jobs``; job names are deterministic per run and step;
+- a retried task re-attaches to the job its run already started instead of starting another;
+- a job that ends ``Failed`` or ``Stopped`` fails the task at once with the job's reason and no
+  retry (retrying cannot mend it: the retry would find the same job), while errors on the Airflow
+  side (a lost connection, a killed worker) are retried;
+- the job's CloudWatch log is copied into the task log when it ends, so what a data check
+  found or why training failed is one click away;
+- registering a model version happens once per run, however often the task is cleared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+from airflow.providers.amazon.aws.operators.sagemaker import (
+    SageMakerProcessingOperator,
+    SageMakerRegisterModelVersionOperator,
+    SageMakerTrainingOperator,
+    serialize,
+)
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from botocore.exceptions import ClientError
+
+from .runs import Run
+
+#: Builds a job request (or a model package request) for one run.
+RequestBuilder = Callable[[Run], dict]
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ValidationException"
+
+
+class _RunScopedJob:
+    """Shared behaviour of the processing and training operators below.
+
+    Each operator class defines its own ``__init__``: Airflow applies default arguments only to
+    an ``__init__`` defined on the operator class itself.
+    """
+
+    kind = ""
+    name_key = ""
+    status_key = ""
+    log_group = ""
+
+    def describe(self, name: str) -> dict | None:
+        try:
+            return getattr(self.hook, f"describe_{self.kind}_job")(name)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+
+    def execute(self, context):
+        self.config = self.build(Run.from_context(context))
+        name = self.config[self.name_key]
+        existing = self.describe(name)
+        try:
+            if existing is None:
+                result = super().execute(context)
+            else:
+                self.log.info(
+                    "Re-attaching to %s job %s (%s), started by an earlier try of this run.",
+                    self.kind,
+                    name,
+                    existing[self.status_key],
+                )
+                result = self.wait_for(name)
+        except AirflowException as error:
+            self.fail_if_job_ended_badly(name, cause=error)
+            raise
+        return self.completed(name, result)
+
+    def execute_complete(self, context, event=None):
+        result = super().execute_complete(context, event)
+        return self.completed(self.config[self.name_key], result)
+
+    def completed(self, name: str, result: dict) -> dict:
+        self.fail_if_job_ended_badly(name)
+        return result
+
+    def fail_if_job_ended_badly(self, name: str, cause: Exception | None = None) -> None:
+        job = self.describe(name)
+        if job is None:
+            return
+        self.print_job_log(name)
+        status = job[self.status_key]
+        if status in ("Failed", "Stopped"):
+            reason = (
+                job.get("FailureReason") or job.get("ExitMessage") or job.get("SecondaryStatus")
+            )
+            raise AirflowFailException(
+                f"SageMaker {self.kind} job {name} ended {status}: {reason}"
+            ) from cause
+
+    def wait_for(self, name: str) -> dict:
+        raise NotImplementedError
+
+    def print_job_log(self, name: str) -> None:
+        """Copy the job's CloudWatch log into the task log once the job has ended."""
+        logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        streams = logs.conn.describe_log_streams(
+            logGroupName=self.log_group, logStreamNamePrefix=f"{name}/"
+        ).get("logStreams", [])
+        for stream in streams:
+            self.log.info("---- log of %s (%s) ----", name, stream["logStreamName"])
+            for event in logs.get_log_events(self.log_group, stream["logStreamName"]):
+                self.log.info("%s", event["message"])
+
+
+class RunScopedProcessingOperator(_RunScopedJob, SageMakerProcessingOperator):
+    """``SageMakerProcessingOperator`` for one step of one run."""
+
+    kind = "processing"
+    name_key = "ProcessingJobName"
+    status_key = "ProcessingJobStatus"
+    log_group = "/aws/sagemaker/ProcessingJobs"
+
+    def __init__(self, *, build: RequestBuilder, **kwargs: Any):
+        super().__init__(config={}, action_if_job_exists="fail", **kwargs)
+        self.build = build
+
+    def wait_for(self, name: str) -> dict:
+        self.hook.check_status(
+            name, self.status_key, self.hook.describe_processing_job, self.check_interval
+        )
+        return {"Processing": serialize(self.hook.describe_processing_job(name))}
+
+
+class RunScopedTrainingOperator(_RunScopedJob, SageMakerTrainingOperator):
+    """``SageMakerTrainingOperator`` for one step of one run.
+
+    The provider's live log tail checks the job's status only every 30 s; polling the status at
+    the environment's interval and copying the log at the end keeps short jobs short.
+    """
+
+    kind = "training"
+    name_key = "TrainingJobName"
+    status_key = "TrainingJobStatus"
+    log_group = "/aws/sagemaker/TrainingJobs"
+
+    def __init__(self, *, build: RequestBuilder, **kwargs: Any):
+        super().__init__(config={}, action_if_job_exists="fail", print_log=False, **kwargs)
+        self.build = build
+
+    def wait_for(self, name: str) -> dict:
+        self.hook.check_status(
+            name, self.status_key, self.hook.describe_training_job, self.check_interval
+        )
+        return self.serialize_result(name)
+
+
+class RegisterModelVersionOnceOperator(SageMakerRegisterModelVersionOperator):
+    """Registers one model package version per run; a cleared task returns the same version.
+
+    ``request`` is the whole ``CreateModelPackage`` request (usually an upstream task's output).
+    Its ``CustomerMetadataProperties["run_key"]`` identifies the run: before registering, the
+    newest versions of the group are searched for it.
+    """
+
+    template_fields = (*SageMakerRegisterModelVersionOperator.template_fields, "request")
+    SEARCH_DEPTH = 50
+
+    def __init__(self, *, request: dict, package_group_name: str, **kwargs: Any):
+        super().__init__(
+            image_uri="", model_url="", package_group_name=package_group_name, **kwargs
+        )
+        self.request = request
+
+    def execute(self, context):
+        request = self.request
+        run_key = request["CustomerMetadataProperties"]["run_key"]
+        existing = self.find_version(run_key)
+        if existing:
+            self.log.info("Run %s already registered %s; not registering again.", run_key, existing)
+            return existing
+        container = request["InferenceSpecification"]["Containers"][0]
+        self.image_uri = container["Image"]
+        self.model_url = container["ModelDataUrl"]
+        self.package_desc = request.get("ModelPackageDescription", "")
+        self.extras = request
+        arn = super().execute(context)
+        self.log.info("Registered %s (%s).", arn, request["ModelApprovalStatus"])
+        return arn
+
+    def find_version(self, run_key: str) -> str | None:
+        sagemaker = self.hook.conn
+        try:
+            listed = sagemaker.list_model_packages(
+                ModelPackageGroupName=self.package_group_name,
+                SortBy="CreationTime",
+                SortOrder="Descending",
+                MaxResults=self.SEARCH_DEPTH,
+            )
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        for summary in listed["ModelPackageSummaryList"]:
+            arn = summary["ModelPackageArn"]
+            package = sagemaker.describe_model_package(ModelPackageName=arn)
+            if package.get("CustomerMetadataProperties", {}).get("run_key") == run_key:
+                return arn
+        return None

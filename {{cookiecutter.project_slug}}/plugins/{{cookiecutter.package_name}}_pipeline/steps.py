@@ -1,0 +1,209 @@
+"""What the training DAG's Python tasks do; the SageMaker jobs are requests in ``jobs``.
+
+Every function takes the config and what the run has produced so far, and talks to AWS through
+the Airflow connection named in the config (the amazon provider's hooks), so the same code runs
+against AWS and the local AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import unquote_plus
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+from airflow.sdk.exceptions import AirflowFailException
+
+from . import packaging
+from .config import PipelineConfig
+from .gate import decide
+from .registry import model_package_request
+from .runs import Run, run_key
+
+
+def _s3(config: PipelineConfig) -> S3Hook:
+    return S3Hook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region)
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def raw_data_from_asset_events(events) -> list[str]:
+    """S3 URIs of the objects whose arrival triggered the run (S3 → SQS → AssetWatcher)."""
+    uris = []
+    for asset_events in (events or {}).values():
+        for event in asset_events:
+            payload = (event.extra or {}).get("payload", event.extra or {})
+            for message in payload.get("message_batch", []):
+                body = json.loads(message.get("Body", "{}"))
+                for record in body.get("Records", []):
+                    s3 = record.get("s3", {})
+                    bucket, key = s3.get("bucket", {}).get("name"), s3.get("object", {}).get("key")
+                    if bucket and key:
+                        uris.append(f"s3://{bucket}/{unquote_plus(key)}")
+    return uris
+
+
+def resolve_run_inputs(config: PipelineConfig, context) -> Run:
+    """Fix what this run trains on: the given URI, the object that triggered it, or the prefix.
+
+    Records a digest of the training data's objects (keys, sizes, ETags) so the registered model
+    names exactly the data it learned from.
+    """
+    params = context["params"]
+    triggered_by = raw_data_from_asset_events(context.get("triggering_asset_events"))
+    raw_data_uri = params.get("raw_data_uri") or (triggered_by[-1] if triggered_by else None)
+    raw_data_uri = raw_data_uri or config.raw_data_uri
+    bucket, prefix = _split(raw_data_uri)
+    s3 = _s3(config).get_conn()
+    objects = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    objects = [o for o in objects if not o["Key"].endswith("/")]
+    if not objects:
+        raise AirflowFailException(f"No training data found under {raw_data_uri}")
+    digest = hashlib.sha256()
+    for item in sorted(objects, key=lambda o: o["Key"]):
+        digest.update(f"{item['Key']}\0{item['Size']}\0{item['ETag']}\n".encode())
+    threshold = params.get("metric_threshold")
+    return Run(
+        run_id=context["run_id"],
+        key=run_key(context["run_id"]),
+        artifact_root=config.artifact_root,
+        raw_data_uri=raw_data_uri,
+        raw_data_digest=digest.hexdigest(),
+        metric_threshold=float(
+            threshold if threshold is not None else config.training["metric_threshold"]
+        ),
+    )
+
+
+def package_code(config: PipelineConfig, run: Run) -> dict:
+    """Upload the run's code and its manifest; return the manifest."""
+    root = config.path.parent
+    manifest = packaging.manifest(root, config.package, config.env.image_uri, image_digest(config))
+    packaging.upload(_s3(config).get_conn(), run.layout, root, config.package, manifest)
+    manifest["code_version"] = packaging.code_version(manifest)
+    return manifest
+
+
+def image_digest(config: PipelineConfig) -> str | None:
+    """The jobs' image digest from ECR, when the image is in this account's ECR."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    image = config.env.image_uri or ""
+    if ".dkr.ecr." not in image or ":" not in image.rsplit("/", 1)[-1]:
+        return None
+    repository, tag = image.split("/", 1)[1].rsplit(":", 1)
+    ecr = AwsBaseHook(
+        aws_conn_id=config.env.aws_conn_id, region_name=config.env.region, client_type="ecr"
+    ).conn
+    try:
+        described = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except (BotoCoreError, ClientError):
+        return None
+    return described["imageDetails"][0]["imageDigest"]
+
+
+def check_gate(config: PipelineConfig, run: Run) -> dict:
+    """Fail the run at once, naming the metric and threshold, if the model is not good enough."""
+    bucket, key = _split(f"{run.layout.evaluation}/evaluation.json")
+    evaluation = json.loads(_s3(config).read_key(key, bucket))
+    decision = decide(evaluation, config.primary_metric, run.metric_threshold)
+    if not decision.passed:
+        raise AirflowFailException(decision.message)
+    return {**decision.__dict__, "message": decision.message, "evaluation": evaluation}
+
+
+def inference_image(config: PipelineConfig) -> str:
+    """SageMaker's XGBoost framework image for this region, from the SageMaker SDK."""
+    from sagemaker.core import image_uris
+
+    registry = config.registry
+    return image_uris.retrieve(
+        registry["inference_framework"], config.env.region, registry["inference_framework_version"]
+    )
+
+
+def describe_model_version(config: PipelineConfig, run: Run, manifest: dict, gate: dict) -> dict:
+    """The CreateModelPackage request for this run's model."""
+    from .gate import GateDecision
+    from .jobs import model_artifact
+
+    decision = GateDecision(
+        metric=gate["metric"], value=gate["value"], threshold=gate["threshold"], passed=True
+    )
+    return model_package_request(
+        config,
+        run,
+        model_artifact=model_artifact(config, run),
+        inference_image=inference_image(config),
+        code_manifest=manifest,
+        code_version=manifest["code_version"],
+        decision=decision,
+    )
+
+
+def summarize(config: PipelineConfig, run: Run, gate: dict, package_arn: str) -> dict:
+    """The run's outcome in one document, written to ``summary.json`` beside its artifacts."""
+    s3 = _s3(config)
+    checks = {}
+    for suite in (config.data["raw_suite"], config.data["features_suite"]):
+        bucket, key = _split(f"{run.layout.data_checks(suite)}/validation_result.json")
+        result = json.loads(s3.read_key(key, bucket))
+        statistics = result.get("statistics", {})
+        checks[suite] = {
+            "success": result.get("success"),
+            "evaluated_expectations": statistics.get("evaluated_expectations"),
+            "successful_expectations": statistics.get("successful_expectations"),
+            "report": f"{run.layout.data_checks(suite)}/data_docs/index.html",
+        }
+    hook = SageMakerHook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region)
+    package = hook.conn.describe_model_package(ModelPackageName=package_arn)
+    evaluation = gate["evaluation"]
+    metrics = {
+        name: values["value"]
+        for section in evaluation.values()
+        for name, values in section.items()
+        if isinstance(values, dict) and "value" in values
+    }
+    summary = {
+        "project": config.slug,
+        "run_id": run.run_id,
+        "run_key": run.key,
+        "training_data": run.raw_data_uri,
+        "data_checks": checks,
+        "metrics": metrics,
+        "gate": gate["message"],
+        "model_package_arn": package_arn,
+        "model_package_version": package.get("ModelPackageVersion"),
+        "approval_status": package["ModelApprovalStatus"],
+        "reports": {
+            "evaluation": f"{run.layout.evaluation}/evaluation.html",
+            **{f"data_checks_{name}": check["report"] for name, check in checks.items()},
+        },
+        "artifacts": run.layout.prefix,
+    }
+    bucket, key = _split(run.layout.summary)
+    s3.load_string(json.dumps(summary, indent=2), key, bucket, replace=True)
+    return summary
+
+
+def summary_message(summary: dict) -> str:
+    """The notification text: what a reviewer needs to decide on approval."""
+    lines = [
+        f"{summary['project']}: run {summary['run_id']} registered a version awaiting approval.",
+        f"Gate: {summary['gate']}",
+        f"Model package: {summary['model_package_arn']} ({summary['approval_status']})",
+        "Metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(summary["metrics"].items())),
+        "Data checks: "
+        + ", ".join(
+            f"{name} {check['successful_expectations']}/{check['evaluated_expectations']} passed"
+            for name, check in summary["data_checks"].items()
+        ),
+        f"Reports: {summary['reports']['evaluation']}",
+        f"Artifacts: {summary['artifacts']}",
+    ]
+    return "\n".join(lines)

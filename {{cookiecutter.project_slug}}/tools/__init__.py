@@ -1,0 +1,1 @@
+"""Developer tools: the demo, the local Airflow stack and what they share."""

@@ -1,0 +1,57 @@
+"""Deploy ``ci/infrastructure/pipeline.yaml`` to an account: one template for AWS and locally.
+
+The parameters come from ``pipeline.toml``, so the bucket, queue, topic, role and registry group
+are the ones the DAGs use.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tools.project import PROJECT_ROOT
+
+TEMPLATE = PROJECT_ROOT / "ci" / "infrastructure" / "pipeline.yaml"
+
+
+def stack_name(config) -> str:
+    return f"{config.slug}-pipeline"
+
+
+def stack_parameters(config) -> list[dict]:
+    values = {
+        "ProjectSlug": config.slug,
+        "ArtifactBucketName": config.env.bucket,
+        "RawDataPrefix": config.data["raw_prefix"],
+        "RawDataQueueName": config.data["raw_data_queue"],
+        "TopicName": config.section("notifications")["topic_name"],
+        "SageMakerRoleName": config.env.role_name,
+        "ModelPackageGroupName": config.registry["model_package_group"],
+    }
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+
+
+def deploy(cloudformation, config, timeout: float = 120) -> dict:
+    """Create the stack unless it exists; return its outputs."""
+    name = stack_name(config)
+    try:
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    except cloudformation.exceptions.ClientError as error:
+        if "does not exist" not in str(error):
+            raise
+        cloudformation.create_stack(
+            StackName=name,
+            TemplateBody=TEMPLATE.read_text(),
+            Parameters=stack_parameters(config),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+            if not stack["StackStatus"].endswith("IN_PROGRESS") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        raise RuntimeError(
+            f"stack {name} is {stack['StackStatus']}: {stack.get('StackStatusReason')}"
+        )
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}

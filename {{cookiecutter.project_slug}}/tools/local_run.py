@@ -1,0 +1,218 @@
+"""One training run on this machine, as ``make demo`` and the end-to-end tests do it.
+
+Starts (or reuses) the local AWS, deploys the infrastructure template to it, uploads the training
+data, runs the training DAG to the end with ``dag.test()`` and collects what happened: the DAG
+run's state, the SNS notification the pipeline published (success or the reason it failed) and
+the run's ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote_plus, urlparse
+
+import boto3
+
+from local_aws.process import LocalAWSProcess
+from local_aws.server import HEALTH_PATH
+from tools import infrastructure
+from tools.airflow_env import airflow_environment, migrate_database
+from tools.project import PROJECT_ROOT, config
+
+INBOX_QUEUE_SUFFIX = "-notifications-inbox"
+
+
+def local_aws_is_serving(endpoint_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(endpoint_url + HEALTH_PATH, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def local_aws(state_dir: Path, endpoint_url: str | None = None):
+    """The local AWS at ``endpoint_url`` if one serves there already, else one started here.
+
+    One started here is stopped on exit; its state stays on disk for inspection.
+    """
+    endpoint_url = endpoint_url or config().env.endpoint_url
+    if local_aws_is_serving(endpoint_url):
+        yield endpoint_url
+        return
+    process = LocalAWSProcess(
+        state_dir=state_dir,
+        port=urlparse(endpoint_url).port,
+        config=PROJECT_ROOT / "pipeline.toml",
+    )
+    process.start()
+    try:
+        yield process.endpoint_url
+    finally:
+        process.stop()
+
+
+class AWS:
+    """boto3 clients of one endpoint, signed as the account the local AWS plays."""
+
+    def __init__(self, endpoint_url: str):
+        self.endpoint_url = endpoint_url
+        self.region = config().env.region
+
+    def client(self, service: str):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+
+def prepare_account(aws: AWS) -> str:
+    """Deploy the pipeline's infrastructure and subscribe an inbox queue to its topic.
+
+    Returns the inbox queue URL: the notifications the pipeline publishes land there.
+    """
+    cfg = config()
+    outputs = infrastructure.deploy(aws.client("cloudformation"), cfg)
+    sqs, sns = aws.client("sqs"), aws.client("sns")
+    inbox = sqs.create_queue(QueueName=cfg.slug + INBOX_QUEUE_SUFFIX)["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=outputs["TopicArn"],
+        Protocol="sqs",
+        Endpoint=inbox_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return inbox
+
+
+def upload_training_data(aws: AWS, source: Path, name: str | None = None) -> str:
+    """Put a CSV under the raw-data prefix; return its S3 URI."""
+    cfg = config()
+    bucket, prefix = cfg.raw_data_uri.removeprefix("s3://").split("/", 1)
+    key = prefix + (name or source.name)
+    aws.client("s3").upload_file(str(source), bucket, key)
+    # This run trains on the object right away: the announcement queued for the asset watcher
+    # would only start a second run of the same data when Airflow's triggerer next polls.
+    consume_announcement(aws, cfg.data["raw_data_queue"], key)
+    return f"s3://{bucket}/{key}"
+
+
+def consume_announcement(aws: AWS, queue_name: str, key: str) -> None:
+    """Delete the S3 event messages about ``key``; leave any other message to the watcher."""
+    sqs = aws.client("sqs")
+    queue = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    messages = sqs.receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=2
+    ).get("Messages", [])
+    for message in messages:
+        if quote_plus(key, safe="/") in message["Body"]:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def generate_sample_data(path: Path, rows: int, seed: int = 0, drift: float = 0.0) -> Path:
+    from {{ cookiecutter.package_name }} import sample_data
+
+    cfg = config()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sample_data.write_csv(
+        path, rows, cfg.data["problem_type"], cfg.data["target_column"], seed=seed, drift=drift
+    )
+    return path
+
+
+@dataclass
+class RunOutcome:
+    state: str
+    run_id: str
+    logical_date: datetime
+    run_after: datetime
+    notification: dict | str | None
+    summary: dict | None = None
+    seconds: float = 0.0
+    failed_tasks: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "success"
+
+
+def load_training_dag(airflow_home: Path, endpoint_url: str):
+    """Import the training DAG with Airflow configured for this machine."""
+    environment = airflow_environment(airflow_home, endpoint_url)
+    os.environ.update(environment)
+    migrate_database(environment)
+    path = PROJECT_ROOT / "dags" / f"{config().package}_training.py"
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def run_training(
+    aws: AWS, inbox: str, airflow_home: Path, conf: dict, rerun: RunOutcome | None = None
+) -> RunOutcome:
+    """Run the training DAG once with ``conf`` and report how it ended.
+
+    With ``rerun``, the same DAG run is cleared and run again (same run id), as a person clearing
+    it in the UI would.
+    """
+    dag = load_training_dag(airflow_home, aws.endpoint_url)
+    same_run = {"logical_date": rerun.logical_date, "run_after": rerun.run_after} if rerun else {}
+    started = time.monotonic()
+    dag_run = dag.test(run_conf=conf, **same_run)
+    seconds = time.monotonic() - started
+    failed = [ti.task_id for ti in dag_run.get_task_instances() if ti.state == "failed"]
+    outcome = RunOutcome(
+        state=str(dag_run.state),
+        run_id=dag_run.run_id,
+        logical_date=dag_run.logical_date,
+        run_after=dag_run.run_after,
+        notification=read_notification(aws, inbox),
+        seconds=seconds,
+        failed_tasks=failed,
+    )
+    outcome.summary = read_summary(aws, dag_run.run_id)
+    return outcome
+
+
+def read_notification(aws: AWS, inbox: str, wait_seconds: int = 5) -> dict | str | None:
+    """The latest message the pipeline published to its topic (JSON if it is JSON)."""
+    sqs = aws.client("sqs")
+    messages = sqs.receive_message(
+        QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+    ).get("Messages", [])
+    for message in messages:
+        sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+    if not messages:
+        return None
+    body = messages[-1]["Body"]
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        return body
+
+
+def read_summary(aws: AWS, run_id: str) -> dict | None:
+    """The run's summary.json (written by its last steps; absent when the run failed early)."""
+    from {{ cookiecutter.package_name }}_pipeline.runs import RunLayout, run_key
+
+    layout = RunLayout(config().artifact_root, run_key(run_id))
+    bucket, key = layout.summary.removeprefix("s3://").split("/", 1)
+    try:
+        body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    except aws.client("s3").exceptions.NoSuchKey:
+        return None
+    return json.loads(body.read())
