@@ -11,7 +11,7 @@ SageMaker's training toolkit runs this file in script mode: hyperparameters arri
 
 Every round prints XGBoost's evaluation line (``[12]\ttrain-auc:0.91\tvalidation-auc:0.88``)
 and the run ends with a ``best <set>-<metric>=<value>`` line per metric for the kept round.
-The job's ``MetricDefinitions`` are ``METRIC_DEFINITIONS[problem_type]``.
+The job's ``MetricDefinitions`` (in ``pipeline.toml``) read those lines.
 """
 
 import argparse
@@ -40,20 +40,6 @@ HYPERPARAMETERS = {  # name: default, whose type also parses the argument
     "seed": 42,
 }
 
-_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-METRIC_DEFINITIONS = {
-    problem_type: [
-        {"Name": f"{split}:{metric}", "Regex": rf"\[[0-9]+\].*{split}-{metric}:{_NUMBER}"}
-        for split in ("train", "validation")
-        for metric in metrics
-    ]
-    + [
-        {"Name": f"best:{split}:{metric}", "Regex": rf"best {split}-{metric}={_NUMBER}"}
-        for split in ("train", "validation")
-        for metric in metrics
-    ]
-    for problem_type, metrics in EVAL_METRICS.items()
-}
 
 
 def train(
