@@ -28,7 +28,7 @@ MATRIX = {
         "project_name": "Demand Forecast",
         "problem_type": "regression",
         "primary_metric": "rmse",
-        "metric_threshold": "400",
+        "metric_threshold": "900",
         "aws_region": "eu-west-1",
         "training_schedule": "0 3 * * 1",
         "monitoring_schedule": "@hourly",

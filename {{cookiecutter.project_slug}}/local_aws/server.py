@@ -108,7 +108,7 @@ class LocalAWS:
             create_backend_app,
         )
 
-        from local_aws import s3_storage, sagemaker_jobs
+        from local_aws import cloudformation, model_registry, s3_storage, sagemaker_jobs
         from local_aws.jobs.runner import JobRunner
         from local_aws.state import StateStore
         from local_aws.validation import ValidatingMiddleware, identify
@@ -132,6 +132,8 @@ class LocalAWS:
 
         self.runner = JobRunner(self.store, self.endpoint_url)
         sagemaker_jobs.install(self.runner)
+        model_registry.install()
+        cloudformation.install()
         interrupted = self.runner.recover()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
