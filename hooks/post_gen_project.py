@@ -1,16 +1,25 @@
-"""Tell the user what to run in the project just generated.
+"""Tidy the project just generated and tell the user what to run.
 
-No option leaves a file unneeded yet, so nothing is removed here. Standard library only:
-cookiecutter often runs from an environment of its own.
+Cookiecutter copies the template folder as it is on disk, so caches left by running tools inside
+a template checkout would land in every generated repository: remove them. No option leaves a
+file unneeded yet. Standard library only: cookiecutter often runs from an environment of its own.
 """
 
 import shlex
+import shutil
 from pathlib import Path
 
+CACHES = ("__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache")
+
 # Cookiecutter runs this hook inside the generated project.
+project = Path.cwd()
+for name in CACHES:
+    for cache in sorted(project.rglob(name), reverse=True):
+        shutil.rmtree(cache, ignore_errors=True)
+
 print(f"""
 Next steps:
-  cd {shlex.quote(str(Path.cwd()))}
+  cd {shlex.quote(str(project))}
   make demo   # the whole pipeline on the local AWS: no AWS account needed
   make test   # the project's own tests
 """)

@@ -38,7 +38,8 @@ SLUG_MAX_LENGTH = 32
 # would shadow them. `test` is the standard library's own, missing from sys.stdlib_module_names.
 PROJECT_MODULES = frozenset(
     {
-        "benchmarks", "ci", "dags", "expectations", "local_aws", "plugins", "tests",
+        "benchmarks", "ci", "dags", "docs", "expectations", "local_aws", "plugins", "tests",
+        "tools",
         "airflow", "boto3", "botocore", "great_expectations", "mlflow", "moto", "numpy",
         "pandas", "playwright", "pyarrow", "pytest", "regex", "sagemaker", "sagemaker_training",
         "scipy", "shap", "sklearn", "test", "xgboost",

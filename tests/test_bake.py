@@ -14,7 +14,6 @@ import pytest
 from baking import (
     PROJECT_ENV,
     bake,
-    ensure_project_env,
     run_in_project,
     run_project_tests,
     uv,
@@ -51,11 +50,6 @@ MATRIX = {
 UNRENDERED = re.compile(r"{{\s*cookiecutter|{%-?\s|cookiecutter\.")
 #: Fewest tests the fast tier of a baked project must actually run (not skip).
 MIN_FAST_TESTS = 40
-
-
-@pytest.fixture(scope="session")
-def project_env() -> Path:
-    return ensure_project_env()
 
 
 @pytest.fixture(scope="module", params=sorted(MATRIX))

@@ -37,6 +37,7 @@ from airflow.sdk import (
     chain,
     task,
 )
+
 from {{ cookiecutter.package_name }}_pipeline import jobs, steps
 from {{ cookiecutter.package_name }}_pipeline.config import load_config
 from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure

@@ -24,3 +24,14 @@ SAGEMAKER_TRUST = json.dumps(
         ],
     }
 )
+
+
+def create_bucket(s3, name: str) -> None:
+    """Create a bucket in the client's region, as S3 requires outside us-east-1."""
+    region = s3.meta.region_name
+    location = (
+        {}
+        if region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
+    s3.create_bucket(Bucket=name, **location)

@@ -41,7 +41,6 @@ HYPERPARAMETERS = {  # name: default, whose type also parses the argument
 }
 
 
-
 def train(
     train_dir: Path,
     validation_dir: Path,

@@ -281,7 +281,8 @@ def test_model_package_group_takes_versions(aws_client, stack):
     )
     assert group["ModelPackageGroupArn"] == stack["ModelPackageGroupArn"]
     assert group["ModelPackageGroupStatus"] == "Completed"
-    assert version["ModelPackageArn"].endswith(f"/{name}/1")
+    # SageMaker writes resource names into ARNs in lower case.
+    assert version["ModelPackageArn"].endswith(f"/{name.lower()}/1")
 
 
 def test_stack_update_applies_a_changed_template_and_parameter(aws_client):

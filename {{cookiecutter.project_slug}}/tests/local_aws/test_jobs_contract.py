@@ -10,6 +10,8 @@ import uuid
 
 import pytest
 
+from tests.support import create_bucket
+
 pytestmark = pytest.mark.timeout(300)
 
 PROCESSING_SCRIPT = b"""
@@ -54,7 +56,7 @@ def unique(prefix: str) -> str:
 def bucket(aws_client) -> str:
     name = unique("contract")
     s3 = aws_client("s3")
-    s3.create_bucket(Bucket=name)
+    create_bucket(s3, name)
     s3.put_object(Bucket=name, Key="data/data.csv", Body=b"a,b\n1,2\n3,4\n")
     s3.put_object(Bucket=name, Key="code/process.py", Body=PROCESSING_SCRIPT)
     tarball = io.BytesIO()

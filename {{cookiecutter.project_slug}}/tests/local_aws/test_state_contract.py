@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from local_aws.process import LocalAWSError, LocalAWSProcess
-from tests.support import ACCOUNTS, PROJECT_ROOT, REGION, SAGEMAKER_TRUST
+from tests.support import ACCOUNTS, PROJECT_ROOT, REGION, SAGEMAKER_TRUST, create_bucket
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,7 +35,7 @@ def role(server) -> str:
 
 def test_s3_objects_and_jobs_survive_a_restart(server):
     s3, sm = client(server, "s3"), client(server, "sagemaker")
-    s3.create_bucket(Bucket="kept-bucket")
+    create_bucket(s3, "kept-bucket")
     s3.put_object(Bucket="kept-bucket", Key="data/big.bin", Body=b"x" * 3_000_000)
     arn = role(server)
     sm.create_model_package_group(ModelPackageGroupName="kept-group")
@@ -54,7 +54,7 @@ def test_s3_objects_and_jobs_survive_a_restart(server):
 
 def test_s3_data_lives_on_disk_not_in_the_state_snapshot(server):
     s3 = client(server, "s3")
-    s3.create_bucket(Bucket="disk-bucket")
+    create_bucket(s3, "disk-bucket")
     s3.put_object(Bucket="disk-bucket", Key="blob", Body=b"y" * 5_000_000)
 
     snapshot = server.state_dir / "services" / "s3.pickle"
@@ -65,7 +65,7 @@ def test_s3_data_lives_on_disk_not_in_the_state_snapshot(server):
 
 def test_kill_9_keeps_every_acknowledged_write_and_fails_the_running_job(server):
     s3, sm = client(server, "s3"), client(server, "sagemaker")
-    s3.create_bucket(Bucket="crash-bucket")
+    create_bucket(s3, "crash-bucket")
     s3.put_object(
         Bucket="crash-bucket", Key="code/sleep.py", Body=b"import time\ntime.sleep(120)\n"
     )
@@ -121,7 +121,7 @@ def test_state_from_an_incompatible_version_is_refused_with_a_clear_message(serv
 
 def test_accounts_are_separate_and_reached_by_assuming_a_role(server):
     dev_s3 = client(server, "s3")
-    dev_s3.create_bucket(Bucket="dev-only-bucket")
+    create_bucket(dev_s3, "dev-only-bucket")
     sts = client(server, "sts")
     assert sts.get_caller_identity()["Account"] == ACCOUNTS["dev"]
     credentials = sts.assume_role(
@@ -143,7 +143,7 @@ def test_accounts_are_separate_and_reached_by_assuming_a_role(server):
 
 def test_s3_event_notifications_reach_sqs(server):
     s3, sqs = client(server, "s3"), client(server, "sqs")
-    s3.create_bucket(Bucket="events-bucket")
+    create_bucket(s3, "events-bucket")
     queue_url = sqs.create_queue(QueueName="raw-data-events")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"

@@ -29,7 +29,7 @@ def test_every_environment_names_its_own_account():
 
 def test_unknown_environment_is_refused_with_the_ones_that_exist():
     with pytest.raises(ConfigError, match="PIPELINE_ENV='qa'.*expected one of dev, local, prod"):
-        load("qa").env
+        _ = load("qa").env
 
 
 def test_unknown_setting_in_an_environment_is_refused(tmp_path):
@@ -38,7 +38,7 @@ def test_unknown_setting_in_an_environment_is_refused(tmp_path):
     broken.write_text(text.replace("poll_interval_seconds = 1\n", "poll_interval_secs = 1\n", 1))
 
     with pytest.raises(ConfigError, match="unknown settings: \\['poll_interval_secs'\\]"):
-        PipelineConfig.load(broken, environment="local").env
+        _ = PipelineConfig.load(broken, environment="local").env
 
 
 def test_primary_metric_and_threshold_come_from_the_answers():

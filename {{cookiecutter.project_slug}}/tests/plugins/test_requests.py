@@ -2,12 +2,12 @@
 
 import pytest
 
-from local_aws.validation import RequestInfo, validate
 from {{ cookiecutter.package_name }}_pipeline import jobs
 from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
 from {{ cookiecutter.package_name }}_pipeline.gate import GateDecision
 from {{ cookiecutter.package_name }}_pipeline.registry import model_package_request
 from {{ cookiecutter.package_name }}_pipeline.runs import Run, run_key
+from local_aws.validation import RequestInfo, validate
 from tests.support import PROJECT_ROOT
 
 RUN_ID = "asset_triggered__2026-11-26T09:30:15.123456+00:00"

@@ -1,0 +1,56 @@
+"""The end-to-end tier, for one bake with the default answers.
+
+Runs the baked project's slow tests (the training DAG against its local AWS, the real Airflow
+with a browser) and its `make demo`, exactly as a user runs them. The fast tier of the same bake
+runs in test_bake.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from baking import PROJECT_ENV, bake, project_env_vars, run_project_tests, uv
+
+pytestmark = pytest.mark.slow
+
+#: Fewest slow tests the baked project must actually run (not skip).
+MIN_SLOW_TESTS = 8
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, project_env):
+    return bake(tmp_path_factory.mktemp("e2e"))
+
+
+def test_baked_project_slow_tests_pass(project):
+    report, output = run_project_tests(project, "-m", "slow", "-q")
+
+    assert report.failures == 0 and report.errors == 0, output[-8000:]
+    assert report.passed >= MIN_SLOW_TESTS, (
+        f"only {report.passed} slow tests ran (of {report.tests}, {report.skipped} skipped)\n"
+        + output[-3000:]
+    )
+
+
+def test_baked_project_make_demo_trains_and_registers_a_model(project):
+    env = project_env_vars({"UV": uv(), "UV_PROJECT_ENVIRONMENT": str(PROJECT_ENV)})
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        ["make", "demo"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert "succeeded" in output and "approval status: PendingManualApproval" in output
+    summary = json.loads((project / "build" / "demo-summary.json").read_text())
+    assert summary["state"] == "success"
+    assert summary["summary"]["approval_status"] == "PendingManualApproval"
+    assert os.path.isdir(project / ".local-aws"), "the demo's local AWS state should stay on disk"
