@@ -92,7 +92,11 @@ def processing_request(bucket, role, run: Run, environment: dict, max_runtime=30
             }
         ],
         "ProcessingResources": {
-            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 5,
+            }
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
     }
