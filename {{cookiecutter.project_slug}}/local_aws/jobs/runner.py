@@ -44,6 +44,13 @@ STOP_GRACE_SECONDS = float(os.environ.get("LOCAL_AWS_STOP_GRACE_SECONDS", "5"))
 KEEP_SANDBOXES = os.environ.get("LOCAL_AWS_KEEP_SANDBOXES", "") not in ("", "0")
 
 
+#: Why a job that was running when the local AWS stopped (or died) ended.
+INTERRUPTED = (
+    "InternalServerError: the local AWS stopped while this job was running, and the job stopped "
+    "with it. Start it again under a new name."
+)
+
+
 class JobError(Exception):
     """The job failed for a reason that becomes its ``FailureReason``."""
 
@@ -119,7 +126,10 @@ class JobExecution:
             self.open_log()
             self.run()
         except JobStopped as stop:
-            self.on_stopped(stop.stopped_by)
+            if self.runner.shutting_down:
+                self.on_failed(INTERRUPTED)
+            else:
+                self.on_stopped(stop.stopped_by)
         except JobError as error:
             self.on_failed(str(error))
         except Exception as error:  # a defect in the local AWS must not leave a job InProgress
@@ -221,6 +231,7 @@ class JobRunner:
         self.endpoint_url = endpoint_url
         self._running: dict[tuple[str, str, str, str], JobExecution] = {}
         self._lock = threading.Lock()
+        self.shutting_down = False
         self._pids_dir = store.root / "running"
         self._pids_dir.mkdir(parents=True, exist_ok=True)
 
@@ -260,6 +271,8 @@ class JobRunner:
         return False
 
     def stop_all(self) -> None:
+        """Stop every running job because the local AWS itself is stopping: they end Failed."""
+        self.shutting_down = True
         with self._lock:
             executions = list(self._running.values())
         for execution in executions:
@@ -306,10 +319,7 @@ class JobRunner:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(record["pid"], signal.SIGKILL)
             path.unlink(missing_ok=True)
-        reason = (
-            "InternalServerError: the local AWS stopped while this job was running, and the job "
-            "stopped with it. Start it again under a new name."
-        )
+        reason = INTERRUPTED
         failed = []
         with self.store.lock:
             for _account, _region, backend in get_backend("sagemaker").iter_backends():

@@ -63,7 +63,8 @@ def test_s3_data_lives_on_disk_not_in_the_state_snapshot(server):
     assert any(p.stat().st_size == 5_000_000 for p in blobs)
 
 
-def test_kill_9_keeps_every_acknowledged_write_and_fails_the_running_job(server):
+@pytest.mark.parametrize("ending", ["kill", "stop"], ids=["kill -9", "graceful stop"])
+def test_every_acknowledged_write_survives_and_the_running_job_ends_failed(server, ending):
     s3, sm = client(server, "s3"), client(server, "sagemaker")
     create_bucket(s3, "crash-bucket")
     s3.put_object(
@@ -98,7 +99,7 @@ def test_kill_9_keeps_every_acknowledged_write_and_fails_the_running_job(server)
     s3.put_object(Bucket="crash-bucket", Key="after-job.txt", Body=b"written last")
     time.sleep(1)
 
-    server.kill()
+    getattr(server, ending)()
     server.start()
 
     s3, sm = client(server, "s3"), client(server, "sagemaker")
