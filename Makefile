@@ -11,7 +11,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 DEMO_DIR := build/demo
 
-.PHONY: help install demo test test-fast options-table lock clean
+.PHONY: help install demo test test-fast bench options-table lock clean
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,7 +21,7 @@ $(CURDIR)/.tools/bin/uv:
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 install: .venv/.synced ## Create the template's environment from its lock file
@@ -38,6 +38,9 @@ test: install ## Lint, check the options table, bake over the option matrix and 
 
 test-fast: install ## Every check but the end-to-end tier
 	UV=$(UV) $(RUN) python -m pytest -m "not slow"
+
+bench: install ## Time baking (cookiecutter API and command) against copying the folder
+	$(RUN) python benchmarks/bake.py $(if $(REPEAT),--repeat $(REPEAT)) --json build/benchmarks/bake.json
 
 options-table: install ## Regenerate the README's options table from cookiecutter.json
 	$(RUN) python scripts/options_table.py
