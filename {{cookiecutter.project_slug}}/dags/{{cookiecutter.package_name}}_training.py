@@ -46,6 +46,7 @@ from {{ cookiecutter.package_name }}_pipeline.operators import (
     RunScopedProcessingOperator,
     RunScopedTrainingOperator,
 )
+from {{ cookiecutter.package_name }}_pipeline.reports import EVALUATION_REPORT, data_docs_report
 from {{ cookiecutter.package_name }}_pipeline.runs import RUN_INPUTS_TASK, Run
 
 config = load_config()
@@ -134,6 +135,7 @@ with DAG(
         task_id="check_raw_data",
         doc_md="Great Expectations suite `expectations/raw.json` on the raw table, as a job.",
         build=partial(jobs.raw_data_check_job, config),
+        reports={"Data Docs": data_docs_report(config.data["raw_suite"])},
         **job_settings,
     )
     preprocess = RunScopedProcessingOperator(
@@ -146,6 +148,7 @@ with DAG(
         task_id="check_features",
         doc_md="Great Expectations suite `expectations/features.json` on the training split.",
         build=partial(jobs.features_check_job, config),
+        reports={"Data Docs": data_docs_report(config.data["features_suite"])},
         **job_settings,
     )
     train = RunScopedTrainingOperator(
@@ -158,6 +161,7 @@ with DAG(
         task_id="evaluate",
         doc_md="Scores the test split and writes SageMaker's model-quality `evaluation.json`.",
         build=partial(jobs.evaluation_job, config),
+        reports={"Evaluation report": EVALUATION_REPORT},
         **job_settings,
     )
 

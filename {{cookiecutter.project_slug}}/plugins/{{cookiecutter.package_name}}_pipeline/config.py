@@ -36,15 +36,17 @@ class ConfigError(ValueError):
 def find_config_file() -> Path:
     """``$PIPELINE_CONFIG``, else the first ``pipeline.toml`` up from here or in the DAGs folder.
 
-    In the repository the file sits at the root; a deployment (MWAA) ships it in the DAGs folder.
+    In the repository the file sits at the root; a deployment (MWAA) ships it in the DAGs folder,
+    which Airflow's configuration names however it is set (variable, ``airflow.cfg``, MWAA).
     """
     explicit = os.environ.get("PIPELINE_CONFIG")
     if explicit:
         return Path(explicit)
-    candidates = [parent / CONFIG_FILE for parent in Path(__file__).resolve().parents]
-    dags_folder = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
-    if dags_folder:
-        candidates.insert(0, Path(dags_folder) / CONFIG_FILE)
+    from airflow.configuration import conf
+
+    dags_folder = Path(conf.get("core", "dags_folder"))
+    candidates = [dags_folder / CONFIG_FILE]
+    candidates += [parent / CONFIG_FILE for parent in Path(__file__).resolve().parents]
     for candidate in candidates:
         if candidate.is_file():
             return candidate

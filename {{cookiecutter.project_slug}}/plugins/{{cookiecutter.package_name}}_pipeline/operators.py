@@ -10,12 +10,17 @@ Thin subclasses that add what a production pipeline needs and the provider leave
   side (a lost connection, a killed worker) are retried;
 - the job's CloudWatch log is copied into the task log when it ends, so what a data check
   found or why training failed is one click away;
+- the reports a job writes get a button on the task (``reports``: label → path below the run);
+- in deferrable mode the triggerer polls until the job can have ended (its stopping condition),
+  and the resumed task applies the same checks as a waiting one;
 - registering a model version happens once per run, however often the task is cleared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
@@ -28,10 +33,15 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore.exceptions import ClientError
 
+from .reports import ReportLink
 from .runs import Run
 
 #: Builds a job request (or a model package request) for one run.
 RequestBuilder = Callable[[Run], dict]
+#: Time a job may spend starting (instances, image) on top of its own maximum runtime.
+STARTUP_ALLOWANCE_SECONDS = 30 * 60
+#: SageMaker's maximum runtime of a job whose request sets none.
+DEFAULT_MAX_RUNTIME_SECONDS = 24 * 60 * 60
 
 
 def _missing(error: ClientError) -> bool:
@@ -59,10 +69,9 @@ class _RunScopedJob:
             raise
 
     def execute(self, context):
-        self.config = self.build(Run.from_context(context))
-        name = self.config[self.name_key]
+        name = self.prepare(context)
         existing = self.describe(name)
-        try:
+        with self.failing_at_once_if_the_job_failed(name):
             if existing is None:
                 result = super().execute(context)
             else:
@@ -73,14 +82,38 @@ class _RunScopedJob:
                     existing[self.status_key],
                 )
                 result = self.wait_for(name)
-        except AirflowException as error:
-            self.fail_if_job_ended_badly(name, cause=error)
-            raise
         return self.completed(name, result)
 
     def execute_complete(self, context, event=None):
-        result = super().execute_complete(context, event)
-        return self.completed(self.config[self.name_key], result)
+        """Resumed after the triggerer saw the job end: the same checks as ``execute``."""
+        name = self.prepare(context)
+        with self.failing_at_once_if_the_job_failed(name):
+            result = super().execute_complete(context, event)
+        return self.completed(name, result)
+
+    def prepare(self, context) -> str:
+        """Build this run's request; return the job name.
+
+        A resumed task is a fresh operator, so ``execute_complete`` builds it again (the request
+        is deterministic per run). The trigger polls for as long as the job may run.
+        """
+        self.config = self.build(Run.from_context(context))
+        max_runtime = self.config.get("StoppingCondition", {}).get(
+            "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS
+        )
+        self.max_attempts = math.ceil(
+            (max_runtime + STARTUP_ALLOWANCE_SECONDS) / max(self.check_interval, 1)
+        )
+        return self.config[self.name_key]
+
+    @contextlib.contextmanager
+    def failing_at_once_if_the_job_failed(self, name: str):
+        """Turn the provider's error for a failed job into a failure that is not retried."""
+        try:
+            yield
+        except AirflowException as error:
+            self.fail_if_job_ended_badly(name, cause=error)
+            raise
 
     def completed(self, name: str, result: dict) -> dict:
         self.fail_if_job_ended_badly(name)
@@ -115,6 +148,11 @@ class _RunScopedJob:
                 self.log.info("%s", event["message"])
 
 
+def report_links(reports: Mapping[str, str] | None) -> tuple[ReportLink, ...]:
+    """One button per report: its label, and its path below the run's prefix."""
+    return tuple(ReportLink(name, path) for name, path in (reports or {}).items())
+
+
 class RunScopedProcessingOperator(_RunScopedJob, SageMakerProcessingOperator):
     """``SageMakerProcessingOperator`` for one step of one run."""
 
@@ -123,9 +161,12 @@ class RunScopedProcessingOperator(_RunScopedJob, SageMakerProcessingOperator):
     status_key = "ProcessingJobStatus"
     log_group = "/aws/sagemaker/ProcessingJobs"
 
-    def __init__(self, *, build: RequestBuilder, **kwargs: Any):
+    def __init__(
+        self, *, build: RequestBuilder, reports: Mapping[str, str] | None = None, **kwargs: Any
+    ):
         super().__init__(config={}, action_if_job_exists="fail", **kwargs)
         self.build = build
+        self.operator_extra_links = report_links(reports)
 
     def wait_for(self, name: str) -> dict:
         self.hook.check_status(
@@ -146,9 +187,12 @@ class RunScopedTrainingOperator(_RunScopedJob, SageMakerTrainingOperator):
     status_key = "TrainingJobStatus"
     log_group = "/aws/sagemaker/TrainingJobs"
 
-    def __init__(self, *, build: RequestBuilder, **kwargs: Any):
+    def __init__(
+        self, *, build: RequestBuilder, reports: Mapping[str, str] | None = None, **kwargs: Any
+    ):
         super().__init__(config={}, action_if_job_exists="fail", print_log=False, **kwargs)
         self.build = build
+        self.operator_extra_links = report_links(reports)
 
     def wait_for(self, name: str) -> dict:
         self.hook.check_status(

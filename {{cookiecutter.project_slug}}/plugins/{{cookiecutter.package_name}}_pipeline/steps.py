@@ -20,6 +20,7 @@ from . import packaging
 from .config import PipelineConfig
 from .gate import decide
 from .registry import model_package_request
+from .reports import EVALUATION_REPORT, data_docs_report
 from .runs import Run, run_key
 
 
@@ -158,7 +159,7 @@ def summarize(config: PipelineConfig, run: Run, gate: dict, package_arn: str) ->
             "success": result.get("success"),
             "evaluated_expectations": statistics.get("evaluated_expectations"),
             "successful_expectations": statistics.get("successful_expectations"),
-            "report": f"{run.layout.data_checks(suite)}/data_docs/index.html",
+            "report": run.layout.uri(data_docs_report(suite)),
         }
     hook = SageMakerHook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region)
     package = hook.conn.describe_model_package(ModelPackageName=package_arn)
@@ -181,7 +182,7 @@ def summarize(config: PipelineConfig, run: Run, gate: dict, package_arn: str) ->
         "model_package_version": package.get("ModelPackageVersion"),
         "approval_status": package["ModelApprovalStatus"],
         "reports": {
-            "evaluation": f"{run.layout.evaluation}/evaluation.html",
+            "evaluation": run.layout.uri(EVALUATION_REPORT),
             **{f"data_checks_{name}": check["report"] for name, check in checks.items()},
         },
         "artifacts": run.layout.prefix,

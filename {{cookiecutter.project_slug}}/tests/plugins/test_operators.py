@@ -159,3 +159,26 @@ def test_a_job_stopped_at_its_max_runtime_fails_the_task(bucket, execution_role)
 
     with pytest.raises(AirflowFailException, match="ended Stopped: MaxRuntimeExceeded"):
         operator.execute(context_of(run))
+
+
+def test_a_task_resumed_from_deferral_fails_at_once_when_its_job_failed(bucket, execution_role):
+    """In deferrable mode a fresh operator resumes the task: it checks how the job ended."""
+    run = a_run(bucket)
+    build = lambda run: processing_request(bucket, execution_role, run, {"FAIL": "1"})  # noqa: E731
+    with pytest.raises(AirflowFailException):
+        processing_operator(build).execute(context_of(run))
+    event = {"status": "failed", "job_name": f"op-{run.key}", "message": "job failed"}
+
+    with pytest.raises(AirflowFailException, match="ValueError: the table has no rows"):
+        processing_operator(build).execute_complete(context_of(run), event)
+
+
+def test_a_task_resumed_from_deferral_returns_its_completed_job(bucket, execution_role):
+    run = a_run(bucket)
+    build = lambda run: processing_request(bucket, execution_role, run, {})  # noqa: E731
+    first = processing_operator(build).execute(context_of(run))
+    event = {"status": "success", "job_name": f"op-{run.key}"}
+
+    resumed = processing_operator(build).execute_complete(context_of(run), event)
+
+    assert resumed["Processing"]["ProcessingJobArn"] == first["Processing"]["ProcessingJobArn"]

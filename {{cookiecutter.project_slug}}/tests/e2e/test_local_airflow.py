@@ -1,0 +1,207 @@
+"""The training DAG under a real Airflow: every way a run starts, and its reports in the UI.
+
+One stack serves every test (see ``conftest.py``). Runs of the DAG never overlap
+(``max_active_runs=1``), so each test starts its run as soon as the one before is done: the REST
+API's (queued behind the run Airflow starts for the schedule's latest past time), the
+browser's, the one new raw data starts. The scheduled run falls due meanwhile and queues among
+them: the last test finds it there.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pytest
+
+from {{ cookiecutter.package_name }}_pipeline.config import HIGHER_IS_BETTER
+from tests.e2e.support import RUN_TIMEOUT, parse_time, wait_for
+from tests.support import PROJECT_ROOT
+from tools.airflow_env import ADMIN_PASSWORD, ADMIN_USER
+from tools.local_run import generate_sample_data
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+SCREENSHOTS = PROJECT_ROOT / "build" / "screenshots"
+#: Debian's Chromium, or the browser CHROMIUM_EXECUTABLE names (see `make browser`).
+CHROMIUM = Path(os.environ.get("CHROMIUM_EXECUTABLE", "/usr/bin/chromium"))
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPORT_LINKS = {
+    "check_raw_data": "Data Docs",
+    "check_features": "Data Docs",
+    "evaluate": "Evaluation report",
+}
+
+
+def http_get(url: str, token: str | None = None) -> tuple[int, dict, str]:
+    """Status, headers and body of a GET, errors included."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+@pytest.fixture(scope="module")
+def rest_run(airflow) -> tuple[dict, dict]:
+    """A run triggered through the REST API with conf, once it has succeeded; and its conf."""
+    config = airflow.config
+    threshold = float(config.training["metric_threshold"])
+    # Easier to reach than the default, in the metric's direction (floors may be negative for r2).
+    lenient = threshold - 0.05 if HIGHER_IS_BETTER[config.primary_metric] else threshold * 1.1
+    conf = {"raw_data_uri": airflow.seed_uri, "metric_threshold": lenient}
+    created = airflow.api.post(
+        f"/dags/{airflow.dag_id}/dagRuns", {"logical_date": None, "conf": conf}
+    )
+    return airflow.wait_until_succeeded(created["dag_run_id"]), conf
+
+
+def test_run_triggered_through_the_rest_api_trains_on_its_conf(airflow, rest_run):
+    run, conf = rest_run
+
+    assert run["run_type"] == "manual"
+    assert run["conf"] == conf
+    inputs = airflow.run_inputs(run["dag_run_id"])
+    assert inputs["raw_data_uri"] == conf["raw_data_uri"]
+    assert inputs["metric_threshold"] == pytest.approx(conf["metric_threshold"])
+    # Deferrable mode: the triggerer, not a worker, waited for the training job.
+    task_logs = airflow.stack.home / "logs" / f"dag_id={airflow.dag_id}"
+    train_logs = task_logs / f"run_id={run['dag_run_id']}" / "task_id=train"
+    assert list(train_logs.glob("attempt=*.log.trigger.*.log")), f"no trigger log in {train_logs}"
+
+
+def test_reports_are_linked_from_their_tasks_and_served_to_signed_in_users_only(airflow, rest_run):
+    run, _ = rest_run
+    token = airflow.api.token()
+    run_path = f"/dags/{airflow.dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}"
+    urls = {}
+    for task, name in REPORT_LINKS.items():
+        links = airflow.api.get(f"{run_path}/taskInstances/{task}/links")["extra_links"]
+        assert list(links) == [name], task
+        urls[task] = airflow.url + links[name]
+
+    status, headers, page = http_get(urls["evaluate"], token)
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert headers["content-security-policy"].startswith("sandbox")
+    assert "<h1>Model evaluation</h1>" in page
+    for task in ("check_raw_data", "check_features"):
+        status, _, page = http_get(urls[task], token)
+        assert status == 200 and "Data checks: suite" in page, task
+
+    assert http_get(urls["evaluate"])[0] == 401
+    elsewhere = f"s3://{airflow.config.env.bucket}/another-project/report.html"
+    outside = f"{airflow.url}/reports/dags/{airflow.dag_id}?uri={quote(elsewhere, safe='')}"
+    assert http_get(outside, token)[0] == 403
+
+
+def test_in_the_browser_a_triggered_run_succeeds_and_its_reports_open(airflow, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"no browser at {CHROMIUM}: `make browser` says how to install one")
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    dag_id = airflow.dag_id
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile",
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(airflow.url)
+            page.wait_for_url("**/auth/login**")
+            page.fill("input[name=username]", ADMIN_USER)
+            page.fill("input[name=password]", ADMIN_PASSWORD)
+            page.screenshot(path=SCREENSHOTS / "01-login.png")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(lambda url: "/auth/login" not in url)
+
+            page.goto(f"{airflow.url}/dags")
+            expect(page.get_by_role("link", name=dag_id, exact=True)).to_be_visible()
+            page.screenshot(path=SCREENSHOTS / "02-dags.png")
+
+            page.get_by_role("link", name=dag_id, exact=True).click()
+            page.wait_for_url(f"**/dags/{dag_id}")
+            page.wait_for_load_state("networkidle")  # a dialog opened earlier closes again
+            page.get_by_role("button", name="Trigger").first.click()
+            trigger_dialog = page.get_by_role("dialog").filter(has_text="Trigger Dag")
+            trigger_dialog.get_by_role("button", name="Trigger").click()
+            page.wait_for_url(f"**/dags/{dag_id}/runs/**")
+            run_id = unquote(page.url.split("/runs/")[1].split("/")[0])
+            expect(page.get_by_test_id("state-badge").first).to_have_text(
+                "Success", timeout=RUN_TIMEOUT * 1000
+            )
+            page.reload()  # the task table refreshes on its own schedule: show it up to date
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=SCREENSHOTS / "03-run.png")
+
+            run_url = f"{airflow.url}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+            raw_suite = airflow.config.data["raw_suite"]
+            for task, name, title, shot in (
+                ("evaluate", "Evaluation report", "Model evaluation", "05-evaluation-report"),
+                ("check_raw_data", "Data Docs", f"Data checks: suite {raw_suite}", "06-data-docs"),
+            ):
+                page.goto(f"{run_url}/tasks/{task}/details")
+                link = page.get_by_role("link", name=name, exact=True)
+                expect(link).to_be_visible()
+                if task == "evaluate":
+                    page.screenshot(path=SCREENSHOTS / "04-task-links.png")
+                link.click()
+                page.wait_for_url("**/reports/dags/**")
+                expect(page.locator("h1")).to_contain_text(title)
+                page.screenshot(path=SCREENSHOTS / f"{shot}.png", full_page=True)
+        finally:
+            browser.close()
+
+    assert airflow.run_inputs(run_id)["raw_data_uri"] == airflow.config.raw_data_uri
+
+
+def test_new_raw_data_starts_exactly_one_run_that_trains_on_it(airflow, tmp_path):
+    bucket, prefix = airflow.config.raw_data_uri.removeprefix("s3://").split("/", 1)
+    key = f"{prefix}arrivals/{uuid.uuid4().hex}.csv"
+    data = generate_sample_data(tmp_path / "arrival.csv", rows=3000, seed=1)
+
+    airflow.aws.client("s3").put_object(Bucket=bucket, Key=key, Body=data.read_bytes())
+
+    runs = wait_for(lambda: airflow.runs("asset_triggered"), 120, "a run started by the new object")
+    airflow.wait_until_succeeded(runs[0]["dag_run_id"])
+    assert airflow.run_inputs(runs[0]["dag_run_id"])["raw_data_uri"] == f"s3://{bucket}/{key}"
+    assert len(airflow.runs("asset_triggered")) == 1
+
+
+def test_the_schedule_starts_a_run_at_its_time(airflow):
+    due = airflow.scheduled_at
+
+    def scheduled_run() -> dict | None:
+        return next(
+            (run for run in airflow.runs("scheduled") if parse_time(run["run_after"]) == due),
+            None,
+        )
+
+    until_due = (due - datetime.now(UTC)).total_seconds()
+    run = wait_for(
+        scheduled_run, max(until_due, 0) + RUN_TIMEOUT, f"the run scheduled at {due:%H:%M} UTC"
+    )
+    assert parse_time(run["queued_at"]) >= due
+    airflow.wait_until_succeeded(run["dag_run_id"])
+    assert airflow.run_inputs(run["dag_run_id"])["raw_data_uri"] == airflow.config.raw_data_uri
