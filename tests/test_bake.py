@@ -24,7 +24,7 @@ from baking import (
 MATRIX = {
     "binary-defaults": {},
     "regression-renamed": {
-        "project_name": "Demand Forecast",
+        "project_name": "Wine Quality",
         "problem_type": "regression",
         "primary_metric": "rmse",
         "metric_threshold": "900",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import {{ cookiecutter.package_name }}_pipeline.jobs as jobs
 import {{ cookiecutter.package_name }}_pipeline.runs as runs
+
 from benchmarks import measure
 from tools.project import PROJECT_ROOT
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import {{ cookiecutter.package_name }}_pipeline.jobs as jobs
 import {{ cookiecutter.package_name }}_pipeline.packaging as packaging
+
 from benchmarks import direct, measure
 from local_aws.process import LocalAWSProcess
 from tools import infrastructure

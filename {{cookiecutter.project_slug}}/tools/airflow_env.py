@@ -8,12 +8,14 @@ the environment's own settings and connection take its place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import socket
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from tools.project import PROJECT_ROOT, config
@@ -63,8 +65,18 @@ def airflow_environment(
 
 
 def migrate_database(environment: dict[str, str]) -> None:
-    """Create or upgrade the metadata database (idempotent)."""
-    Path(environment["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    """Create or upgrade the metadata database, unless this Airflow already migrated it.
+
+    ``airflow db migrate`` is idempotent but takes seconds even with nothing to do; a stamp in the
+    Airflow home, naming the Airflow version and the database, skips it on later runs.
+    """
+    home = Path(environment["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    database = {**os.environ, **environment}.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    stamp = home / "migrated"
+    expected = f"{version('apache-airflow')} {hashlib.sha256(database.encode()).hexdigest()}"
+    if stamp.exists() and stamp.read_text() == expected and _sqlite_file_exists(database):
+        return
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
         env={**os.environ, **environment},
@@ -75,6 +87,13 @@ def migrate_database(environment: dict[str, str]) -> None:
         raise RuntimeError(
             f"airflow db migrate failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
         )
+    stamp.write_text(expected)
+
+
+def _sqlite_file_exists(database: str) -> bool:
+    """False when a SQLite database file was deleted since the stamp was written."""
+    prefix = "sqlite:///"
+    return not database.startswith(prefix) or Path(database.removeprefix(prefix)).exists()
 
 
 def service_environment(

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}_pipeline.config import HIGHER_IS_BETTER
+
 from tools.local_run import (
     AWS,
     generate_sample_data,

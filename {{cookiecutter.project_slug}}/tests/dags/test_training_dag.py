@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from {{ cookiecutter.package_name }}_pipeline.runs import run_key
+
 from tests.support import CONFIG
 from tools.local_run import generate_sample_data, upload_training_data
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
+
 from tools.local_run import AWS
 from tools.local_stack import AirflowAPI, LocalStack
 

@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote
 import pytest
 
 from {{ cookiecutter.package_name }}_pipeline.config import HIGHER_IS_BETTER
+
 from tests.e2e.support import RUN_TIMEOUT, parse_time, wait_for
 from tests.support import PROJECT_ROOT
 from tools.airflow_env import ADMIN_PASSWORD, ADMIN_USER

@@ -1,6 +1,7 @@
 import pytest
 
 from {{ cookiecutter.package_name }}_pipeline.config import ConfigError, PipelineConfig
+
 from tests.support import CONFIG, PROJECT_ROOT
 
 

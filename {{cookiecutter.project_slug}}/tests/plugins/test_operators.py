@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}_pipeline.operators import (
     RunScopedTrainingOperator,
 )
 from {{ cookiecutter.package_name }}_pipeline.runs import Run
+
 from tests.support import REGION, create_bucket
 
 pytestmark = pytest.mark.timeout(300)

@@ -7,6 +7,7 @@ from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
 from {{ cookiecutter.package_name }}_pipeline.gate import GateDecision
 from {{ cookiecutter.package_name }}_pipeline.registry import model_package_request
 from {{ cookiecutter.package_name }}_pipeline.runs import Run, run_key
+
 from local_aws.validation import RequestInfo, validate
 from tests.support import PROJECT_ROOT
 

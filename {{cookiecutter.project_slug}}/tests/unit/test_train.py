@@ -5,6 +5,7 @@ import pytest
 import xgboost as xgb
 
 from {{ cookiecutter.package_name }} import train
+
 from tests.support import CONFIG
 
 
