@@ -44,7 +44,7 @@ def ensure_project_env() -> Path:
         shutil.rmtree(source)
     project = bake(source)
     subprocess.run(
-        [uv(), "sync", "--frozen", "--quiet"],
+        [uv(), "sync", "--frozen", "--quiet", "--compile-bytecode"],
         cwd=project,
         env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(PROJECT_ENV)},
         check=True,

@@ -95,7 +95,7 @@ with DAG(
     ),
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=config.training["max_active_runs"],
     tags=[config.slug, "training", "sagemaker"],
     params={
         "raw_data_uri": Param(
