@@ -22,7 +22,13 @@ MIN_SLOW_TESTS = 8
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, project_env):
-    return bake(tmp_path_factory.mktemp("e2e"))
+    project = bake(tmp_path_factory.mktemp("e2e"))
+    # The browser test needs Chromium: the project's own setup installs it when missing.
+    result = subprocess.run(
+        ["make", "browser"], cwd=project, env=project_env_vars(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project
 
 
 def test_baked_project_slow_tests_pass(project):
