@@ -247,8 +247,12 @@ class ModelPackageGroupResource(CloudFormationModel):
         return True
 
 
-class BucketResource(FakeBucket):
-    """``AWS::S3::Bucket`` with the notification, versioning and public access configuration."""
+class _ConfiguredFromProperties:
+    """moto's resource, then the properties moto ignores applied on create and on update."""
+
+    @staticmethod
+    def configure(resource: Any, properties: dict[str, Any]) -> None:
+        raise NotImplementedError
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[misc]
@@ -258,12 +262,12 @@ class BucketResource(FakeBucket):
         account_id: str,
         region_name: str,
         **kwargs: Any,
-    ) -> FakeBucket:
-        bucket = super().create_from_cloudformation_json(
+    ) -> Any:
+        resource = super().create_from_cloudformation_json(  # type: ignore[misc]
             resource_name, cloudformation_json, account_id, region_name, **kwargs
         )
-        _configure_bucket(bucket, cloudformation_json["Properties"])
-        return bucket
+        cls.configure(resource, cloudformation_json["Properties"])
+        return resource
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
@@ -273,13 +277,20 @@ class BucketResource(FakeBucket):
         cloudformation_json: Any,
         account_id: str,
         region_name: str,
-    ) -> FakeBucket:
-        bucket = super().update_from_cloudformation_json(
+    ) -> Any:
+        resource = super().update_from_cloudformation_json(  # type: ignore[misc]
             original_resource, new_resource_name, cloudformation_json, account_id, region_name
         )
-        if bucket is original_resource:  # a replacement was configured when it was created
-            _configure_bucket(bucket, cloudformation_json["Properties"])
-        return bucket
+        cls.configure(resource, cloudformation_json["Properties"])
+        return resource
+
+
+class BucketResource(_ConfiguredFromProperties, FakeBucket):
+    """``AWS::S3::Bucket`` with the notification, versioning and public access configuration."""
+
+    @staticmethod
+    def configure(resource: FakeBucket, properties: dict[str, Any]) -> None:
+        _configure_bucket(resource, properties)
 
 
 def _configure_bucket(bucket: FakeBucket, properties: dict[str, Any]) -> None:
@@ -319,38 +330,12 @@ def _notification_configuration(properties: dict[str, Any]) -> dict[str, Any]:
     return configuration
 
 
-class RoleResource(Role):
+class RoleResource(_ConfiguredFromProperties, Role):
     """``AWS::IAM::Role`` whose trust and inline policies are JSON and follow stack updates."""
 
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Role:
-        role = super().create_from_cloudformation_json(
-            resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
-        _put_role_policies(role, cloudformation_json["Properties"])
-        return role
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Role,
-        new_resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> Role:
-        role = super().update_from_cloudformation_json(
-            original_resource, new_resource_name, cloudformation_json, account_id, region_name
-        )
-        _put_role_policies(role, cloudformation_json["Properties"])
-        return role
+    @staticmethod
+    def configure(resource: Role, properties: dict[str, Any]) -> None:
+        _put_role_policies(resource, properties)
 
 
 def _put_role_policies(role: Role, properties: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import tomllib
 from pathlib import Path
 
@@ -35,3 +37,13 @@ def create_bucket(s3, name: str) -> None:
         else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     )
     s3.create_bucket(Bucket=name, **location)
+
+
+def source_tarball(train_script: bytes) -> bytes:
+    """A script-mode source directory (``sagemaker_submit_directory``) holding ``train.py``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(train_script)
+        tar.addfile(info, io.BytesIO(train_script))
+    return buffer.getvalue()

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.support import create_bucket
+from tests.support import create_bucket, source_tarball
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -59,12 +59,7 @@ def bucket(aws_client) -> str:
     create_bucket(s3, name)
     s3.put_object(Bucket=name, Key="data/data.csv", Body=b"a,b\n1,2\n3,4\n")
     s3.put_object(Bucket=name, Key="code/process.py", Body=PROCESSING_SCRIPT)
-    tarball = io.BytesIO()
-    with tarfile.open(fileobj=tarball, mode="w:gz") as tar:
-        info = tarfile.TarInfo("train.py")
-        info.size = len(TRAINING_SCRIPT)
-        tar.addfile(info, io.BytesIO(TRAINING_SCRIPT))
-    s3.put_object(Bucket=name, Key="code/sourcedir.tar.gz", Body=tarball.getvalue())
+    s3.put_object(Bucket=name, Key="code/sourcedir.tar.gz", Body=source_tarball(TRAINING_SCRIPT))
     return name
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import uuid
 from types import SimpleNamespace
 
@@ -17,7 +15,7 @@ from {{ cookiecutter.package_name }}_pipeline.operators import (
 )
 from {{ cookiecutter.package_name }}_pipeline.runs import Run
 
-from tests.support import REGION, create_bucket
+from tests.support import REGION, create_bucket, source_tarball
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -36,12 +34,7 @@ def bucket(aws_client, local_aws, monkeypatch_module):
     s3 = aws_client("s3")
     create_bucket(s3, name)
     s3.put_object(Bucket=name, Key="code/job.py", Body=SCRIPT)
-    tarball = io.BytesIO()
-    with tarfile.open(fileobj=tarball, mode="w:gz") as tar:
-        info = tarfile.TarInfo("train.py")
-        info.size = len(SCRIPT)
-        tar.addfile(info, io.BytesIO(SCRIPT))
-    s3.put_object(Bucket=name, Key="code/source.tar.gz", Body=tarball.getvalue())
+    s3.put_object(Bucket=name, Key="code/source.tar.gz", Body=source_tarball(SCRIPT))
     monkeypatch_module.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
         json.dumps(
