@@ -55,13 +55,13 @@ class BlobStore:
         return self.path(digest).read_bytes()
 
     def copy_to(self, digest: str, destination: Path) -> None:
-        """Materialise a blob as a regular file (a hard link when possible: no bytes copied)."""
+        """Materialise a blob as a writable file of its own, as a job's input is.
+
+        A copy, not a hard link: a job may rewrite its inputs, and root ignores the blob's
+        read-only mode, so a link would let it change every object with that content.
+        """
         destination.parent.mkdir(parents=True, exist_ok=True)
-        source = self.path(digest)
-        try:
-            os.link(source, destination)
-        except OSError:
-            shutil.copyfile(source, destination)
+        shutil.copyfile(self.path(digest), destination)
 
     def collect_garbage(self, referenced: set[str]) -> int:
         removed = 0
@@ -80,7 +80,7 @@ class BlobStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)
-            # A blob is read-only once written: hard links handed to jobs must not alter it.
+            # A blob is never changed once written: objects with the same content share it.
             os.chmod(target, 0o444)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -129,9 +129,11 @@ def _get_value(self: FakeKey) -> bytes:
 def _set_value(self: FakeKey, new_value: bytes | str) -> None:
     if isinstance(new_value, str):
         new_value = new_value.encode("utf-8")
+    rewritten = "_blob_digest" in self.__dict__
     self._blob_digest = _store.put_bytes(new_value)
     self.contentsize = len(new_value)
-    self._etag = None
+    if rewritten:  # a new object keeps the ETag moto gave it ("<md5>-<parts>" for multipart)
+        self._etag = None
     # moto opened a spooled buffer in __init__; it is never used here.
     buffer = self.__dict__.pop("_value_buffer", None)
     if buffer is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePosixPath
 
 from moto.backends import get_backend
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
@@ -27,7 +28,7 @@ from local_aws.jobs.runner import JobRunner
 from local_aws.jobs.training import TrainingExecution
 
 NOT_EMULATED = "is not emulated by the local AWS, which runs one instance on this machine"
-_ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/(?:.+/)?([\w+=,.@-]+)$")
+_ROLE_ARN = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):role/(?:.+/)?([\w+=,.@-]+)$")
 
 _runner: JobRunner | None = None
 
@@ -151,12 +152,27 @@ def _processing_refusals(request: dict) -> list[str]:
             problems.append(f"ProcessingInputs {name!r}: S3DataType ManifestFile {NOT_EMULATED}")
         if s3_input.get("S3CompressionType", "None") != "None":
             problems.append(f"ProcessingInputs {name!r}: S3CompressionType Gzip {NOT_EMULATED}")
+        problems += _local_path_problems(f"ProcessingInputs {name!r}", s3_input)
     for item in request.get("ProcessingOutputConfig", {}).get("Outputs", []):
+        problems += _local_path_problems(
+            f"Outputs {item.get('OutputName')!r}", item.get("S3Output", {})
+        )
         if "FeatureStoreOutput" in item:
             problems.append(
                 f"Outputs {item.get('OutputName')!r}: FeatureStoreOutput {NOT_EMULATED}"
             )
     return problems
+
+
+def _local_path_problems(subject: str, location: dict) -> list[str]:
+    """SageMaker requires each LocalPath to be an absolute path under /opt/ml/processing/."""
+    local_path = location.get("LocalPath")
+    if local_path is None:
+        return []
+    parts = PurePosixPath(local_path).parts
+    if parts[:4] != ("/", "opt", "ml", "processing") or len(parts) < 5 or ".." in parts:
+        return [f"{subject}: LocalPath {local_path!r} must be a path under /opt/ml/processing/"]
+    return []
 
 
 def _training_refusals(request: dict) -> list[str]:
@@ -202,7 +218,7 @@ def _check_role(role_arn: str) -> None:
     match = _ROLE_ARN.match(role_arn)
     if not match:
         raise refusal
-    iam = get_backend("iam")[match.group(1)]["aws"]
+    iam = get_backend("iam")[match.group(2)][match.group(1)]
     try:
         role = iam.get_role_by_arn(role_arn)
     except Exception as error:  # moto raises IAMNotFoundException

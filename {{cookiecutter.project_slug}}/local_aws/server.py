@@ -24,13 +24,18 @@ from werkzeug.serving import make_server
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/_local_aws/health"
-#: Operations that wait for data (long polling) must not hold the state lock while they wait.
+#: Operations that wait for data (long polling): they take the state lock only while they change
+#: something (see ``sqs_polling``), never while they wait.
 _BLOCKING = {("sqs", "ReceiveMessage")}
 _SIGNING_NAMES = {"monitoring": "cloudwatch"}
 
 
 class PersistingMiddleware:
-    """Runs each changing request under the state lock and snapshots what it touched."""
+    """Runs each changing request under the state lock and snapshots what it touched.
+
+    Reads of the control planes take the lock too, so nothing is seen before it is saved; S3
+    reads (GET, HEAD), which stream objects, do not.
+    """
 
     def __init__(self, app, store, identify):
         self.app = app
@@ -38,12 +43,15 @@ class PersistingMiddleware:
         self.identify = identify
 
     def __call__(self, environ, start_response):
-        service = _signing_service(environ)
-        if environ["REQUEST_METHOD"] in ("GET", "HEAD", "OPTIONS") or service is None:
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD", "OPTIONS"):
             return self.app(environ, start_response)
+        # moto serves an unsigned write (a browser form, a public bucket) as S3
+        service = _signing_service(environ) or "s3"
         info = self.identify(environ)
         if info is not None and info.is_read_only:
-            return self.app(environ, start_response)
+            # under the lock all the same: what a reader sees (a job just Completed) is on disk
+            with self.store.lock:
+                return _consume(self.app(environ, start_response))
         operation = info.operation if info else None
         if (service, operation) in _BLOCKING:
             body = _consume(self.app(environ, start_response))
@@ -65,13 +73,10 @@ def _consume(response) -> list[bytes]:
 
 
 def _signing_service(environ) -> str | None:
-    """The service a signed request is for, from its credential scope."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    try:
-        scope = auth.split("Credential=", 1)[1].split(",", 1)[0]
-        service = scope.split("/")[3]
-    except IndexError:
-        return None
+    """The service a request is for, from its credential scope (header or presigned URL)."""
+    from local_aws.validation import signing_name
+
+    service = signing_name(environ)
     return _SIGNING_NAMES.get(service, service)
 
 
@@ -108,7 +113,13 @@ class LocalAWS:
             create_backend_app,
         )
 
-        from local_aws import cloudformation, model_registry, s3_storage, sagemaker_jobs
+        from local_aws import (
+            cloudformation,
+            model_registry,
+            s3_storage,
+            sagemaker_jobs,
+            sqs_polling,
+        )
         from local_aws.jobs.runner import JobRunner
         from local_aws.state import StateStore
         from local_aws.validation import ValidatingMiddleware, identify
@@ -134,6 +145,7 @@ class LocalAWS:
         sagemaker_jobs.install(self.runner)
         model_registry.install()
         cloudformation.install()
+        sqs_polling.install(self.store.lock)
         interrupted = self.runner.recover()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import pickle
+import sys
 import tempfile
 import threading
 from importlib.metadata import version
@@ -111,7 +112,8 @@ class StateStore:
     # --- format -------------------------------------------------------------------------------
 
     def _expected_format(self) -> dict[str, object]:
-        return {"state_format": STATE_FORMAT, "moto": version("moto")}
+        python = ".".join(map(str, sys.version_info[:2]))
+        return {"state_format": STATE_FORMAT, "moto": version("moto"), "python": python}
 
     def open(self) -> None:
         """Create the folder, or check that an existing one was written by this version."""
@@ -122,9 +124,10 @@ class StateStore:
             if found != expected:
                 raise IncompatibleStateError(
                     f"The local AWS state in {self.root} was written by "
-                    f"state format {found.get('state_format')} with moto {found.get('moto')}, "
-                    f"but this is state format {expected['state_format']} with moto "
-                    f"{expected['moto']}. Move the folder aside (or delete it to start afresh: "
+                    f"state format {found.get('state_format')} with moto {found.get('moto')} on "
+                    f"Python {found.get('python')}, but this is state format "
+                    f"{expected['state_format']} with moto {expected['moto']} on Python "
+                    f"{expected['python']}. Move the folder aside (or delete it to start afresh: "
                     f"make local-aws-reset) and start again."
                 )
         else:
@@ -142,8 +145,15 @@ class StateStore:
             path = self.services_dir / f"{service}.pickle"
             if not path.exists():
                 continue
-            with open(path, "rb") as f:
-                accounts = pickle.load(f)
+            try:
+                with open(path, "rb") as f:
+                    accounts = pickle.load(f)
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
+                raise IncompatibleStateError(
+                    f"The local AWS state {path} cannot be read ({error!r}): it was written by "
+                    "other code than this. Move the folder aside (or delete it to start afresh: "
+                    "make local-aws-reset) and start again."
+                ) from error
             backend_dict = get_backend(service)
             for account_id, regions in accounts.items():
                 account_backend = backend_dict[account_id]
@@ -192,8 +202,10 @@ class StateStore:
         digests: set[str] = set()
         for _account, _region, backend in get_backend("s3").iter_backends():
             for bucket in backend.buckets.values():
-                for versions in bucket.keys.iterlists():
-                    for key in versions[1]:
-                        if hasattr(key, "_blob_digest"):
-                            digests.add(blob_digest(key))
+                keys = [key for _name, versions in bucket.keys.iterlists() for key in versions]
+                # the parts of multipart uploads not yet completed are objects to keep too
+                keys += [
+                    part for upload in bucket.multiparts.values() for part in upload.parts.values()
+                ]
+                digests.update(blob_digest(key) for key in keys if hasattr(key, "_blob_digest"))
         return digests

@@ -452,8 +452,8 @@ def identify(environ: dict) -> RequestInfo | None:
 
 
 def _identify(environ: dict) -> RequestInfo | None:
-    signing_name = _signing_name(environ)
-    if signing_name is None:
+    service = signing_name(environ)
+    if service is None:
         return None
     target = environ.get("HTTP_X_AMZ_TARGET")
     is_form = environ.get("CONTENT_TYPE", "").startswith(_FORM_CONTENT)
@@ -461,16 +461,16 @@ def _identify(environ: dict) -> RequestInfo | None:
     if body and environ.get("HTTP_CONTENT_ENCODING") == "gzip":  # botocore compresses big ones
         body = gzip.decompress(body)
     if target:
-        return _identify_json(signing_name, target, body)
+        return _identify_json(service, target, body)
     form = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     form += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     fields = dict(form)
     if "Action" in fields:
-        return _identify_query(signing_name, fields)
+        return _identify_query(service, fields)
     return None
 
 
-def _signing_name(environ: dict) -> str | None:
+def signing_name(environ: dict) -> str | None:
     """The service name in the SigV4 credential scope (header or presigned URL)."""
     match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if match:

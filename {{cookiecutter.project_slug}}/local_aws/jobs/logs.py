@@ -45,7 +45,12 @@ class JobLog:
         self.lines.append(line)
         with self._pending_lock:
             self._pending.append({"timestamp": int(time.time() * 1000), "message": line})
-            due = (
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """Flush a full batch, or lines that have waited a second (called while the job runs)."""
+        with self._pending_lock:
+            due = self._pending and (
                 len(self._pending) >= self.MAX_BATCH
                 or time.monotonic() - self._last_flush >= self.FLUSH_SECONDS
             )

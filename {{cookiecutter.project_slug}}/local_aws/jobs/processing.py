@@ -3,8 +3,9 @@
 Before the command starts, each ``ProcessingInputs[].S3Input`` is downloaded to its ``LocalPath``;
 the command is ``AppSpecification.ContainerEntrypoint`` + ``ContainerArguments`` with
 ``Environment`` set; when it exits 0, each ``ProcessingOutputConfig.Outputs[].S3Output`` folder is
-uploaded to its ``S3Uri``. ``/opt/ml/config/processingjobconfig.json`` and ``resourceconfig.json``
-are written as SageMaker writes them.
+uploaded to its ``S3Uri``. Whatever the ending, ``/opt/ml/output/message`` becomes ``ExitMessage``.
+``/opt/ml/config/processingjobconfig.json`` and ``resourceconfig.json`` are written as SageMaker
+writes them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from moto.core.utils import utcnow
 
 from local_aws.jobs.runner import JobError, JobExecution, truncate_reason
 from local_aws.jobs.s3_transfer import S3LocationError
+
+#: What the container writes there becomes the job's ExitMessage (its first 1 KB), whatever the
+#: ending; text that is not UTF-8 fails the job.
+EXIT_MESSAGE_FILE = "/opt/ml/output/message"
+MAX_EXIT_MESSAGE = 1024
 
 
 class ProcessingExecution(JobExecution):
@@ -55,7 +61,13 @@ class ProcessingExecution(JobExecution):
             for part in app["ContainerEntrypoint"] + app.get("ContainerArguments", [])
         ]
         env = sandbox.environment({**self.credentials(), **self.request.get("Environment", {})})
-        exit_code = self.run_process(argv, env, cwd=sandbox.root)
+        sandbox.host_path(EXIT_MESSAGE_FILE).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            exit_code = self.run_process(argv, env, cwd=sandbox.root)
+        finally:
+            problem = self.read_exit_message()
+        if problem:
+            raise JobError(problem)
         if exit_code != 0:
             raise JobError(
                 f"AlgorithmError: {self.last_error_line()} (exit code {exit_code}). "
@@ -68,6 +80,22 @@ class ProcessingExecution(JobExecution):
             )
             self.log.write(f"Uploaded {count} file(s) for output {item['OutputName']}")
         self.update(processing_job_status="Completed", processing_end_time=utcnow())
+
+    def read_exit_message(self) -> str | None:
+        """Record ``ExitMessage``: the first 1 KB the container wrote to its message file.
+
+        Returns why the job must fail instead (the text is not UTF-8), else None.
+        """
+        path = self.sandbox.host_path(EXIT_MESSAGE_FILE)
+        if not path.is_file():
+            return None
+        data = path.read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return f"ClientError: {EXIT_MESSAGE_FILE} is not UTF-8 encoded text ({error.reason})"
+        self.update(exit_message=data[:MAX_EXIT_MESSAGE].decode("utf-8", errors="ignore"))
+        return None
 
     def on_failed(self, reason: str) -> None:
         self.update(
@@ -83,6 +111,5 @@ class ProcessingExecution(JobExecution):
                 "Processing job runtime exceeded MaxRuntimeInSeconds provided "
                 f"({int(self.max_runtime)} s)"
             )
-        self.update(
-            processing_job_status="Stopped", exit_message=message, processing_end_time=utcnow()
-        )
+        details = {"exit_message": message} if message else {}
+        self.update(processing_job_status="Stopped", processing_end_time=utcnow(), **details)

@@ -69,7 +69,7 @@ class JobExecution:
         self.request = request
         self.stop_requested = threading.Event()
         self.sandbox = Sandbox(runner.store.jobs_dir / account_id / region / self.kind / name)
-        self.s3 = S3Transfer(account_id, runner.store.blobs, runner.store.lock)
+        self.s3 = S3Transfer(account_id, region, runner.store)
         self.log: JobLog | None = None
         self.started = time.monotonic()
 
@@ -127,21 +127,36 @@ class JobExecution:
             self.run()
         except JobStopped as stop:
             if self.runner.shutting_down:
-                self.on_failed(INTERRUPTED)
+                self.record_failure(INTERRUPTED)
             else:
                 self.on_stopped(stop.stopped_by)
         except JobError as error:
-            self.on_failed(str(error))
+            self.record_failure(str(error))
         except Exception as error:  # a defect in the local AWS must not leave a job InProgress
             log.exception("job %s crashed", self.name)
-            self.on_failed(f"InternalServerError: the local AWS failed to run the job: {error!r}")
             if self.log:
                 self.log.write(traceback.format_exc())
+            self.record_failure(
+                f"InternalServerError: the local AWS failed to run the job: {error!r}"
+            )
         finally:
             if self.log:
                 self.log.flush()
             self.runner.finished(self)
             self.discard_sandbox()
+
+    def record_failure(self, reason: str) -> None:
+        """Record Failed even when recording the usual details (metrics, secondary status) fails."""
+        try:
+            self.on_failed(reason)
+        except Exception:
+            log.exception("job %s: recording its failure failed", self.name)
+            self.update(
+                **{
+                    f"{self.kind}_job_status": "Failed",
+                    "failure_reason": truncate_reason(reason),
+                }
+            )
 
     def discard_sandbox(self) -> None:
         """A completed job's sandbox holds nothing S3 does not; a failed one is kept to debug."""
@@ -175,6 +190,7 @@ class JobExecution:
         stopped_by = None
         try:
             while process.poll() is None:
+                self.log.flush_if_due()  # a job that prints, then computes quietly, is seen
                 if self.stop_requested.wait(timeout=0.05):
                     stopped_by = "request"
                 elif time.monotonic() >= deadline:
@@ -185,7 +201,7 @@ class JobExecution:
             process.wait()
         finally:
             reader.join(timeout=5)
-            self.runner.untrack(self)
+            self.runner.untrack(process)
         if stopped_by:
             raise JobStopped(stopped_by)
         return process.returncode
@@ -303,18 +319,23 @@ class JobRunner:
     # --- processes that outlive a crash -------------------------------------------------------
 
     def track(self, execution: JobExecution, process: subprocess.Popen) -> None:
+        """Record a job's process group on disk, so that a restart after a crash can end it."""
         record = {"pid": process.pid, "start": _process_start(process.pid), "job": execution.name}
-        (self._pids_dir / f"{process.pid}.json").write_text(json.dumps(record))
+        path = self._pids_dir / f"{process.pid}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)
 
-    def untrack(self, execution: JobExecution) -> None:
-        for path in self._pids_dir.glob("*.json"):
-            if json.loads(path.read_text()).get("job") == execution.name:
-                path.unlink(missing_ok=True)
+    def untrack(self, process: subprocess.Popen) -> None:
+        (self._pids_dir / f"{process.pid}.json").unlink(missing_ok=True)
 
     def recover(self) -> list[str]:
         """After a crash: kill orphaned job processes and fail the jobs they belonged to."""
         for path in self._pids_dir.glob("*.json"):
-            record = json.loads(path.read_text())
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                record = {"start": None}  # unreadable: no process can be identified safely
             if record["start"] is not None and _process_start(record["pid"]) == record["start"]:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(record["pid"], signal.SIGKILL)

@@ -12,8 +12,10 @@ from urllib.parse import urlparse
 
 from moto.backends import get_backend
 from moto.s3 import notifications
+from moto.s3.models import FakeDeleteMarker
+from moto.utilities.utils import get_partition
 
-from local_aws.s3_storage import BlobStore, attach_blob, blob_digest
+from local_aws.s3_storage import attach_blob, blob_digest
 
 
 class S3LocationError(ValueError):
@@ -28,16 +30,22 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 class S3Transfer:
-    """Downloads and uploads on behalf of jobs running in one account."""
+    """Downloads and uploads on behalf of jobs running in one account and region.
 
-    def __init__(self, account_id: str, blobs: BlobStore, lock):
+    Uploads are persisted before they return, like any S3 write the server serves: a job that
+    reads Completed after a ``kill -9`` still has its outputs.
+    """
+
+    def __init__(self, account_id: str, region: str, store):
         self.account_id = account_id
-        self.blobs = blobs
-        self.lock = lock
+        self.partition = get_partition(region)
+        self.store = store
+        self.blobs = store.blobs
+        self.lock = store.lock
 
     @property
     def _backend(self):
-        return get_backend("s3")[self.account_id]["aws"]
+        return get_backend("s3")[self.account_id][self.partition]
 
     def _bucket(self, name: str):
         try:
@@ -55,9 +63,12 @@ class S3Transfer:
         with self.lock:
             bucket = self._bucket(bucket_name)
             keys = [
-                (name, bucket.keys[name])
+                (name, key)
                 for name in list(bucket.keys.keys())
-                if name.startswith(prefix) and not name.endswith("/")
+                if name.startswith(prefix)
+                and not name.endswith("/")
+                # a versioned bucket keeps deleted keys as delete markers: no data to copy
+                and not isinstance(key := bucket.keys[name], FakeDeleteMarker)
             ]
         if not keys:
             raise S3LocationError(f"No S3 objects found under the prefix {uri}")
@@ -70,6 +81,21 @@ class S3Transfer:
         return len(keys)
 
     def upload_file(self, source: Path, uri: str, content_type: str | None = None) -> None:
+        """Upload one file as the object ``uri``."""
+        self._put(source, uri, content_type)
+        self.store.save(["s3"])
+
+    def upload_folder(self, source: Path, uri: str) -> int:
+        """Upload every file under ``source`` below the prefix ``uri``; return the count."""
+        files = sorted(p for p in source.rglob("*") if p.is_file())
+        base = uri.rstrip("/")
+        for path in files:
+            self._put(path, f"{base}/{path.relative_to(source).as_posix()}")
+        if files:
+            self.store.save(["s3"])
+        return len(files)
+
+    def _put(self, source: Path, uri: str, content_type: str | None = None) -> None:
         bucket_name, key_name = split_uri(uri)
         digest, size = self.blobs.put_file(source)
         with self.lock:
@@ -84,11 +110,3 @@ class S3Transfer:
                 bucket,
                 key,
             )
-
-    def upload_folder(self, source: Path, uri: str) -> int:
-        """Upload every file under ``source`` below the prefix ``uri``; return the count."""
-        files = sorted(p for p in source.rglob("*") if p.is_file())
-        base = uri.rstrip("/")
-        for path in files:
-            self.upload_file(path, f"{base}/{path.relative_to(source).as_posix()}")
-        return len(files)

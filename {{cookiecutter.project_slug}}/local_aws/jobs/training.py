@@ -25,6 +25,7 @@ from moto.core.utils import utcnow
 
 from local_aws.jobs.runner import JobError, JobExecution, truncate_reason
 from local_aws.jobs.s3_transfer import S3LocationError
+from local_aws.validation import compile_pattern
 
 STATUS_MESSAGES = {
     "Starting": "Preparing the instances for training",
@@ -183,7 +184,13 @@ class TrainingExecution(JobExecution):
         """The last value each ``MetricDefinitions`` regex found in the log."""
         found = {}
         definitions = self.request["AlgorithmSpecification"].get("MetricDefinitions", [])
-        patterns = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+        patterns = []
+        for definition in definitions:
+            pattern = _metric_pattern(definition["Regex"])
+            if pattern is None:
+                self.log.write(f"Metric {definition['Name']!r}: regex not understood, not parsed")
+            else:
+                patterns.append((definition["Name"], pattern))
         for line in self.log.lines:
             for name, pattern in patterns:
                 match = pattern.search(line)
@@ -216,3 +223,11 @@ class TrainingExecution(JobExecution):
             training_end_time=utcnow(),
             final_metric_data_list=self.final_metrics(),
         )
+
+
+def _metric_pattern(text: str):
+    """A metric regex as Python's ``re`` reads it, else as a Java pattern; None if neither."""
+    try:
+        return re.compile(text)
+    except re.error:
+        return compile_pattern(text)

@@ -23,6 +23,9 @@ rows = (source / "data.csv").read_text().splitlines()
     "greeting": os.environ["GREETING"],
     "args": sys.argv[1:],
 }))
+if os.environ.get("MESSAGE"):
+    message = os.environ["MESSAGE"] * int(os.environ.get("REPEAT", "1"))
+    pathlib.Path(os.environ["MESSAGE_FILE"]).write_text(message)
 if os.environ.get("FAIL"):
     raise ValueError("the data has no rows with a target")
 """
@@ -208,6 +211,30 @@ def test_processing_job_whose_script_raises_fails_with_that_error(
     assert any("Traceback" in line for line in logs)
 
 
+def test_what_a_processing_container_writes_to_its_message_file_is_the_exit_message(
+    aws_client, bucket, execution_role
+):
+    sm = aws_client("sagemaker")
+    failed, completed = unique("process-message-fail"), unique("process-message")
+    message_file = {"MESSAGE_FILE": "/opt/ml/output/message"}
+    start_processing(
+        sm,
+        bucket,
+        execution_role,
+        failed,
+        environment={**message_file, "FAIL": "1", "MESSAGE": "no target"},
+    )
+    long_message = {**message_file, "MESSAGE": "x" * 200, "REPEAT": "10"}  # 2,000 characters
+    start_processing(sm, bucket, execution_role, completed, environment=long_message)
+
+    failed_job, completed_job = wait(sm, "processing", failed), wait(sm, "processing", completed)
+
+    assert failed_job["ProcessingJobStatus"] == "Failed"
+    assert failed_job["ExitMessage"] == "no target"
+    assert completed_job["ProcessingJobStatus"] == "Completed"
+    assert completed_job["ExitMessage"] == "x" * 1024
+
+
 def test_training_job_runs_script_mode_through_the_training_toolkit(
     aws_client, bucket, execution_role
 ):
@@ -340,6 +367,49 @@ def test_a_role_sagemaker_cannot_assume_is_refused(aws_client, bucket):
     missing = "arn:aws:iam::111111111111:role/does-not-exist"
     with pytest.raises(sm.exceptions.ClientError, match="Could not assume role"):
         start_processing(sm, bucket, missing, unique("norole"))
+
+
+def test_a_processing_path_outside_opt_ml_processing_is_refused(aws_client, bucket, execution_role):
+    sm = aws_client("sagemaker")
+    with pytest.raises(sm.exceptions.ClientError, match="must be a path under") as refused:
+        sm.create_processing_job(
+            ProcessingJobName=unique("escape"),
+            RoleArn=execution_role,
+            ProcessingResources={
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 5,
+                }
+            },
+            AppSpecification={"ImageUri": "img:1", "ContainerEntrypoint": ["python3", "-V"]},
+            ProcessingInputs=[
+                {
+                    "InputName": "data",
+                    "S3Input": {
+                        "S3Uri": f"s3://{bucket}/data/",
+                        "LocalPath": "/home/someone/data",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+            ProcessingOutputConfig={
+                "Outputs": [
+                    {
+                        "OutputName": "out",
+                        "S3Output": {
+                            "S3Uri": f"s3://{bucket}/out",
+                            "LocalPath": "/opt/ml/processing/../../../etc",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "'/home/someone/data'" in str(refused.value)
+    assert "/opt/ml/processing/../../../etc" in str(refused.value)
 
 
 def test_what_the_local_aws_cannot_emulate_is_refused_with_a_message_saying_so(

@@ -6,6 +6,7 @@ import json
 import time
 
 import boto3
+import psutil
 import pytest
 
 from local_aws.process import LocalAWSError, LocalAWSProcess
@@ -97,7 +98,7 @@ def test_every_acknowledged_write_survives_and_the_running_job_ends_failed(serve
         ],
     )
     s3.put_object(Bucket="crash-bucket", Key="after-job.txt", Body=b"written last")
-    time.sleep(1)
+    job_pids = wait_for_job_processes(server)
 
     getattr(server, ending)()
     server.start()
@@ -109,7 +110,92 @@ def test_every_acknowledged_write_survives_and_the_running_job_ends_failed(serve
     job = sm.describe_processing_job(ProcessingJobName="interrupted")
     assert job["ProcessingJobStatus"] == "Failed"
     assert "stopped while this job was running" in job["FailureReason"]
-    assert not list((server.state_dir / "running").glob("*.json")), "orphaned job process left"
+    assert not [pid for pid in job_pids if running(pid)], "orphaned job process left"
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a killed process waiting to be reaped does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_for_job_processes(server, timeout: float = 30) -> list[int]:
+    """The pids of the job processes the server has started, once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = [json.loads(p.read_text()) for p in (server.state_dir / "running").glob("*.json")]
+        if records:
+            return [record["pid"] for record in records]
+        time.sleep(0.1)
+    raise AssertionError("no job process started")
+
+
+def test_a_finished_jobs_outputs_survive_a_kill_9(server):
+    s3, sm = client(server, "s3"), client(server, "sagemaker")
+    create_bucket(s3, "outputs-bucket")
+    s3.put_object(
+        Bucket="outputs-bucket",
+        Key="code/write.py",
+        Body=b"import pathlib, sys\npathlib.Path(sys.argv[1], 'result.txt').write_text('done')\n",
+    )
+    sm.create_processing_job(
+        ProcessingJobName="finished",
+        RoleArn=role(server),
+        ProcessingResources={
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 5,
+            }
+        },
+        AppSpecification={
+            "ImageUri": "jobs:latest",
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/write.py"],
+            "ContainerArguments": ["/opt/ml/processing/output"],
+        },
+        ProcessingInputs=[
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": "s3://outputs-bucket/code/",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "result",
+                    "S3Output": {
+                        "S3Uri": "s3://outputs-bucket/result",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    )
+    deadline = time.monotonic() + 60
+    while sm.describe_processing_job(ProcessingJobName="finished")["ProcessingJobStatus"] in (
+        "InProgress",
+        "Stopping",
+    ):
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.2)
+
+    server.kill()
+    server.start()
+
+    s3, sm = client(server, "s3"), client(server, "sagemaker")
+    assert sm.describe_processing_job(ProcessingJobName="finished")["ProcessingJobStatus"] == (
+        "Completed"
+    )
+    body = s3.get_object(Bucket="outputs-bucket", Key="result/result.txt")["Body"].read()
+    assert body == b"done"
 
 
 def test_state_from_an_incompatible_version_is_refused_with_a_clear_message(server):
@@ -117,6 +203,15 @@ def test_state_from_an_incompatible_version_is_refused_with_a_clear_message(serv
     (server.state_dir / "format.json").write_text(json.dumps({"state_format": 0, "moto": "4.0.0"}))
 
     with pytest.raises(LocalAWSError, match="written by state format 0 with moto 4.0.0"):
+        server.start()
+
+
+def test_a_snapshot_this_code_cannot_read_is_refused_with_a_clear_message(server):
+    create_bucket(client(server, "s3"), "some-bucket")
+    server.stop()
+    (server.state_dir / "services" / "s3.pickle").write_bytes(b"not a snapshot")
+
+    with pytest.raises(LocalAWSError, match=r"s3\.pickle cannot be read"):
         server.start()
 
 
