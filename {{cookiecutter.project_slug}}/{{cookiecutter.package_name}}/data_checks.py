@@ -13,9 +13,9 @@ GX's own Data Docs pages load Bootstrap, jQuery, Vega and Font Awesome from CDNs
 them), so they fall apart offline or behind a firewall. This report needs nothing but the file:
 its styles are inline, and GX contributes the sentence describing each expectation.
 
-Exit status: 0 when every expectation holds; 1 when any fails, with the last line on stderr naming
-each failed expectation (it becomes the job's failure reason and shows in the task log); 2 when the
-check cannot run: the suite is missing or invalid, no CSV file is found, or one cannot be read.
+Exit status: 0 when every expectation holds; 1 when any fails, with a line naming each failed
+expectation as the last line on stderr and as the job's exit message (``exit_message``); 2 when
+the check cannot run: the suite is missing or invalid, no CSV file is found, or one cannot be read.
 """
 
 import argparse
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from . import exit_message
 from .features import read_csv_dir
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         suite = _load_suite(spec, args.suite)  # imports GX, which takes seconds: inputs first
     except (OSError, ValueError) as error:
         print(f"Data checks could not run: {error}", file=sys.stderr)
+        exit_message.write(f"Data checks could not run: {error}")
         return 2
 
     result = _validate(table, suite)
@@ -103,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Data checks passed (suite {suite.name}): {len(outcomes)} expectations met")
         return 0
     sys.stdout.flush()  # the failure line must come last in a log that merges both streams
-    print(
+    message = (
         f"Data checks failed (suite {suite.name}): {len(failed)} of {len(outcomes)} expectations"
-        f" failed: {'; '.join(outcome.summary for outcome in failed)}",
-        file=sys.stderr,
+        f" failed: {'; '.join(outcome.summary for outcome in failed)}"
     )
+    print(message, file=sys.stderr)
+    exit_message.write(message)
     return 1
 
 
@@ -297,4 +300,4 @@ def _report_row(outcome: Outcome) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_message.run(main)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn import metrics
 
+from . import exit_message
 from .features import read_csv_dir
 from .inference import model_fn, predict_fn
 
@@ -297,4 +298,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_message.run(main)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from . import exit_message
 from .baseline import write_baseline
 from .features import FILE_NAME, FeatureTransform, parse_numbers, read_csv_dir
 
@@ -167,4 +168,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_message.run(main)

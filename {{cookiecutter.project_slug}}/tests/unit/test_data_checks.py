@@ -34,7 +34,10 @@ def start_checks(suite: str | Path, data_dir: Path, output_dir: Path) -> subproc
 
 
 def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
-    stdout, stderr = process.communicate(timeout=300)
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        process.kill()  # a no-op once it has exited; never left running by a failed test
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
@@ -78,9 +81,14 @@ def jobs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]
         *("--target-column", TARGET, "--problem-type", PROBLEM_TYPE),
         *("--sensitive-columns", "gender"),
     )
-    subprocess.run(preprocess, cwd=PROJECT_ROOT, check=True, capture_output=True)
-    start("train", FEATURES_SUITE, root / "preprocessed" / "train")
-    return {case: (finish(process), root / "out" / case) for case, process in started.items()}
+    try:
+        subprocess.run(preprocess, cwd=PROJECT_ROOT, check=True, capture_output=True)
+        start("train", FEATURES_SUITE, root / "preprocessed" / "train")
+    finally:
+        finished = {
+            case: (finish(process), root / "out" / case) for case, process in started.items()
+        }
+    return finished
 
 
 def test_sample_data_passes_raw_suite_and_writes_result_and_report(jobs):
