@@ -66,7 +66,7 @@ def one_run(data: Path, airflow_home: Path, state_dir: Path) -> dict:
 
     from airflow.models.dagrun import DagRun  # only now: run_training has configured Airflow
 
-    [dag_run] = DagRun.find(dag_id=f"{config().package}_training", run_id=outcome.run_id)
+    [dag_run] = DagRun.find(dag_id=config().training_dag_id, run_id=outcome.run_id)
     instances = sorted(dag_run.get_task_instances(), key=lambda ti: ti.start_date)
     return {
         "run_id": outcome.run_id,

@@ -83,7 +83,7 @@ job_settings = {
 }
 
 with DAG(
-    dag_id=f"{config.package}_training",
+    dag_id=config.training_dag_id,
     description="Checks, trains, evaluates and registers the model for approval",
     doc_md=__doc__,
     schedule=(

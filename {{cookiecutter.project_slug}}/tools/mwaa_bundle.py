@@ -26,6 +26,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from {{ cookiecutter.package_name }}_pipeline.packaging import source_files
+
 from tools.project import PROJECT_ROOT, config
 
 #: Where MWAA puts the DAGs folder in its containers.
@@ -76,15 +78,6 @@ def build_plugins_zip(target: Path) -> Path:
             entry.external_attr = 0o644 << 16
             archive.writestr(entry, path.read_bytes())
     return target
-
-
-def source_files(folder: Path) -> list[Path]:
-    """The files below ``folder``, without Python's caches, in a stable order."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-    )
 
 
 def export_requirements() -> str:

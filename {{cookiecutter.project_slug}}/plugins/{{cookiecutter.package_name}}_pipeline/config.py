@@ -90,7 +90,8 @@ class Environment:
 
     def queue_url(self, queue_name: str) -> str:
         """The SQS queue URL as the SQS API reports it for this environment's endpoint."""
-        base = self.endpoint_url or f"https://sqs.{self.region}.amazonaws.com"
+        domain = "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com"
+        base = self.endpoint_url or f"https://sqs.{self.region}.{domain}"
         return f"{base.rstrip('/')}/{self.account_id}/{queue_name}"
 
 
@@ -140,6 +141,10 @@ class PipelineConfig:
     @property
     def package(self) -> str:
         return self.project["package"]
+
+    @property
+    def training_dag_id(self) -> str:
+        return f"{self.package}_training"
 
     @cached_property
     def env(self) -> Environment:

@@ -17,6 +17,8 @@ CODE_DIR = "/opt/ml/processing/input/code"
 SUITES_DIR = "/opt/ml/processing/input/expectations"
 INPUT_DIR = "/opt/ml/processing/input"
 OUTPUT_DIR = "/opt/ml/processing/output"
+#: What a processing container writes here, SageMaker returns as the job's ExitMessage.
+EXIT_MESSAGE_FILE = "/opt/ml/output/message"
 SPLITS = ("train", "validation", "test", "transform", "baseline")
 
 
@@ -42,7 +44,7 @@ def _s3_output(name: str, local_path: str, uri: str) -> dict:
 
 def processing_job(
     config: PipelineConfig,
-    layout: RunLayout,
+    run: Run,
     step: str,
     module: str,
     arguments: list[str],
@@ -50,17 +52,18 @@ def processing_job(
     outputs: list[dict],
 ) -> dict:
     """``python -m <package>.<module> <arguments>`` as a processing job of this run."""
-    env = config.env
+    env, layout = config.env, run.layout
     return {
         "ProcessingJobName": job_name(config.slug, step, layout.key),
         "RoleArn": env.role_arn,
         "AppSpecification": {
-            "ImageUri": env.image_uri,
+            "ImageUri": run.image_uri,
             "ContainerEntrypoint": ["python3", "-m", f"{config.package}.{module}"],
             "ContainerArguments": arguments,
         },
-        # The run's own copy of the package, not whatever the image might hold.
-        "Environment": {"PYTHONPATH": CODE_DIR},
+        # The run's own copy of the package, not whatever the image might hold; the scripts
+        # leave why they failed where SageMaker reads it (the package's exit_message).
+        "Environment": {"PYTHONPATH": CODE_DIR, "EXIT_MESSAGE_FILE": EXIT_MESSAGE_FILE},
         "ProcessingInputs": [_s3_input("code", layout.uri("code", "src"), CODE_DIR), *inputs],
         "ProcessingOutputConfig": {"Outputs": outputs},
         "ProcessingResources": {
@@ -77,26 +80,21 @@ def processing_job(
 
 def raw_data_check_job(config: PipelineConfig, run: Run) -> dict:
     """The raw table against ``expectations/<data.raw_suite>.json``."""
-    return data_check_job(
-        config, run.layout, config.data["raw_suite"], run.raw_data_uri, "check-raw"
-    )
+    return data_check_job(config, run, config.data["raw_suite"], run.raw_data_uri, "check-raw")
 
 
 def features_check_job(config: PipelineConfig, run: Run) -> dict:
     """The cleaned training split against ``expectations/<data.features_suite>.json``."""
     train_split = run.layout.preprocessed("train") + "/"
-    return data_check_job(
-        config, run.layout, config.data["features_suite"], train_split, "check-features"
-    )
+    return data_check_job(config, run, config.data["features_suite"], train_split, "check-features")
 
 
-def data_check_job(
-    config: PipelineConfig, layout: RunLayout, suite: str, data_uri: str, step: str
-) -> dict:
+def data_check_job(config: PipelineConfig, run: Run, suite: str, data_uri: str, step: str) -> dict:
     """Validate the data under ``data_uri`` against ``expectations/<suite>.json``."""
+    layout = run.layout
     return processing_job(
         config,
-        layout,
+        run,
         step=step,
         module="data_checks",
         arguments=[
@@ -120,7 +118,7 @@ def preprocess_job(config: PipelineConfig, run: Run) -> dict:
     data, training = config.data, config.training
     return processing_job(
         config,
-        run.layout,
+        run,
         step="preprocess",
         module="preprocess",
         arguments=[
@@ -164,7 +162,7 @@ def training_job(config: PipelineConfig, run: Run) -> dict:
         "TrainingJobName": training_job_name(config, run),
         "RoleArn": env.role_arn,
         "AlgorithmSpecification": {
-            "TrainingImage": env.image_uri,
+            "TrainingImage": run.image_uri,
             "TrainingInputMode": "File",
             "MetricDefinitions": training["metric_definitions"],
         },
@@ -208,7 +206,7 @@ def evaluation_job(config: PipelineConfig, run: Run) -> dict:
     data, layout = config.data, run.layout
     return processing_job(
         config,
-        layout,
+        run,
         step="evaluate",
         module="evaluate",
         arguments=[

@@ -1,4 +1,8 @@
-"""Telling the team how a run ended: one SNS message per run, success or failure."""
+"""Telling the team a run failed: a JSON message on the pipeline's SNS topic, with the reason.
+
+A run that succeeds is announced by the training DAG's ``notify`` task, as text for the reviewer
+who approves the new version (``steps.summary_message``).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,6 @@ import json
 from airflow.providers.amazon.aws.hooks.sns import SnsHook
 
 from .config import load_config
-
-
-def success_message(summary: dict) -> str:
-    return json.dumps({"status": "succeeded", **summary}, indent=2, default=str)
 
 
 def failure_message(context) -> dict:

@@ -126,26 +126,38 @@ class _RunScopedJob:
         self.print_job_log(name)
         status = job[self.status_key]
         if status in ("Failed", "Stopped"):
-            reason = (
-                job.get("FailureReason") or job.get("ExitMessage") or job.get("SecondaryStatus")
-            )
+            # SageMaker's reason, and the container's own word on it (a processing job's
+            # ExitMessage) when it adds something
+            reason = job.get("FailureReason") or ""
+            exit_message = job.get("ExitMessage") or ""
+            if exit_message not in reason:
+                reason = f"{reason}; {exit_message}" if reason else exit_message
+            reason = reason or job.get("SecondaryStatus")
             raise AirflowFailException(
-                f"SageMaker {self.kind} job {name} ended {status}: {reason}"
+                f"SageMaker {self.kind} job {name} ended {status}: {reason} "
+                "(the job name belongs to this run: start a new run to try again)"
             ) from cause
 
     def wait_for(self, name: str) -> dict:
         raise NotImplementedError
 
     def print_job_log(self, name: str) -> None:
-        """Copy the job's CloudWatch log into the task log once the job has ended."""
+        """Copy the job's CloudWatch log into the task log once the job has ended.
+
+        A convenience: a log that cannot be read (no ``logs:`` rights, not yet ingested) is
+        reported, never allowed to fail the task in place of the job's own outcome.
+        """
         logs = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
-        streams = logs.conn.describe_log_streams(
-            logGroupName=self.log_group, logStreamNamePrefix=f"{name}/"
-        ).get("logStreams", [])
-        for stream in streams:
-            self.log.info("---- log of %s (%s) ----", name, stream["logStreamName"])
-            for event in logs.get_log_events(self.log_group, stream["logStreamName"]):
-                self.log.info("%s", event["message"])
+        try:
+            streams = logs.conn.describe_log_streams(
+                logGroupName=self.log_group, logStreamNamePrefix=f"{name}/"
+            ).get("logStreams", [])
+            for stream in streams:
+                self.log.info("---- log of %s (%s) ----", name, stream["logStreamName"])
+                for event in logs.get_log_events(self.log_group, stream["logStreamName"]):
+                    self.log.info("%s", event["message"])
+        except ClientError as error:
+            self.log.warning("Cannot copy the log of %s from %s: %s", name, self.log_group, error)
 
 
 def report_links(reports: Mapping[str, str] | None) -> tuple[ReportLink, ...]:
@@ -228,7 +240,9 @@ class RegisterModelVersionOnceOperator(SageMakerRegisterModelVersionOperator):
         container = request["InferenceSpecification"]["Containers"][0]
         self.image_uri = container["Image"]
         self.model_url = container["ModelDataUrl"]
-        self.package_desc = request.get("ModelPackageDescription", "")
+        # the provider describes a group it creates with this; the version's own description
+        # comes with the request
+        self.package_desc = f"Model versions registered by {self.package_group_name}'s pipeline"
         self.extras = request
         arn = super().execute(context)
         self.log.info("Registered %s (%s).", arn, request["ModelApprovalStatus"])

@@ -20,14 +20,13 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-SKIPPED = ("__pycache__", ".pyc")
 
-
-def source_files(package_dir: Path) -> list[Path]:
+def source_files(folder: Path) -> list[Path]:
+    """The files below ``folder``, without Python's caches, in a stable order."""
     return sorted(
         path
-        for path in package_dir.rglob("*")
-        if path.is_file() and not any(part in str(path) for part in SKIPPED)
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     )
 
 

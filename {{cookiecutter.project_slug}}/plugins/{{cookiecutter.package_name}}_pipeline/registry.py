@@ -8,6 +8,7 @@ Model Monitor statistics and constraints), and the run's provenance in ``Metadat
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 from .config import PipelineConfig
@@ -15,6 +16,24 @@ from .gate import GateDecision
 from .runs import Run
 
 APPROVAL_STATUS = "PendingManualApproval"
+#: CustomerMetadataProperties values: at most 256 letters, numbers, spaces and ``_.:/=+-@``.
+METADATA_VALUE_MAX = 256
+_METADATA_PUNCTUATION = set("_.:/=+-@")
+
+
+def metadata_value(text: str) -> str:
+    """``text`` as SageMaker accepts it in CustomerMetadataProperties.
+
+    Other characters become ``_`` and a longer text keeps its end (an S3 key's file name); the
+    exact values are in the run's ``summary.json``, which the version's metrics point beside.
+    """
+    allowed = "".join(
+        ch if unicodedata.category(ch)[0] in "LNZ" or ch in _METADATA_PUNCTUATION else "_"
+        for ch in text
+    )
+    if len(allowed) > METADATA_VALUE_MAX:
+        allowed = "..." + allowed[-(METADATA_VALUE_MAX - 3) :]
+    return allowed
 
 
 def _file(uri: str, content_type: str = "application/json") -> dict:
@@ -66,18 +85,21 @@ def model_package_request(
         "DriftCheckBaselines": {"ModelDataQuality": data_quality},
         "MetadataProperties": {
             "CommitId": code_version,
-            "GeneratedBy": f"airflow:{config.slug}_training/{run.run_id}",
+            "GeneratedBy": f"airflow:{config.training_dag_id}/{run.run_id}",
             "ProjectId": config.slug,
         },
         "CustomerMetadataProperties": {
-            "run_key": run.key,
-            "run_id": run.run_id,
-            "training_data": run.raw_data_uri,
-            "training_data_sha256": run.raw_data_digest,
-            "source_sha256": code_manifest["source_sha256"],
-            "lock_sha256": code_manifest["lock_sha256"] or "none",
-            "image_uri": config.env.image_uri or "none",
-            decision.metric: f"{decision.value:.6g}",
+            name: metadata_value(value)
+            for name, value in {
+                "run_key": run.key,
+                "run_id": run.run_id,
+                "training_data": run.raw_data_uri,
+                "training_data_sha256": run.raw_data_digest,
+                "source_sha256": code_manifest["source_sha256"],
+                "lock_sha256": code_manifest["lock_sha256"] or "none",
+                "image_uri": run.image_uri or "none",
+                decision.metric: f"{decision.value:.6g}",
+            }.items()
         },
         # AWS returns the same version for a repeated token (within its idempotency window).
         "ClientToken": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{config_group}/{run.key}")),

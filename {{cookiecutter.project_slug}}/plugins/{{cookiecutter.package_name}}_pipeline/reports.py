@@ -9,7 +9,7 @@ Airflow's own API server, so the browser needs no S3 access and no presigned URL
   and the report's path below the run's prefix, so it is there for a failed check too;
 - ``create_app()``, the FastAPI app the pipeline's plugin mounts at ``/reports``: it streams an
   object from S3 through the pipeline's AWS connection to users who may read the DAG (Airflow's
-  own auth), and refuses anything outside the pipeline's artifact root.
+  own auth), and refuses anything but the reports and results of the pipeline's runs.
 """
 
 from __future__ import annotations
@@ -37,19 +37,25 @@ def data_docs_report(suite: str) -> str:
     return f"data-checks/{suite}/data_docs/index.html"
 
 
+#: What the app serves: runs' reports and results, never their data (raw data, features, models).
+REPORT_SUFFIXES = (".html", ".json")
+
+
 class OutsideArtifactRoot(ValueError):
-    """The URI names an object the pipeline did not write."""
+    """The URI names no report of the pipeline's runs."""
 
 
 def split_artifact_uri(uri: str, artifact_root: str) -> tuple[str, str]:
-    """``(bucket, key)`` of ``uri`` if it lies below ``artifact_root``, else an error.
+    """``(bucket, key)`` of ``uri`` if it is a report or result below a run, else an error.
 
     Path segments such as ``..`` or empty ones are refused too: the key must read as written.
     """
-    root = artifact_root.rstrip("/") + "/"
+    root = artifact_root.rstrip("/") + "/runs/"
     relative = uri.removeprefix(root)
     if relative == uri or any(part in ("", ".", "..") for part in relative.split("/")):
         raise OutsideArtifactRoot(f"{uri} is not below {root}")
+    if not relative.endswith(REPORT_SUFFIXES) or "/" not in relative:
+        raise OutsideArtifactRoot(f"{uri} is not a run's report ({', '.join(REPORT_SUFFIXES)})")
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     return bucket, key
 
@@ -95,6 +101,8 @@ def create_app():
     @app.get("/dags/{dag_id}", dependencies=[Depends(requires_access_dag("GET"))])
     def report(dag_id: str, uri: str = Query(description="s3:// URI of the report")):
         config = load_config()
+        if not dag_id.startswith(f"{config.package}_"):
+            raise HTTPException(403, f"{dag_id} is not a DAG of this pipeline")
         try:
             bucket, key = split_artifact_uri(uri, config.artifact_root)
         except OutsideArtifactRoot as error:

@@ -105,6 +105,9 @@ class Run:
     raw_data_uri: str
     raw_data_digest: str
     metric_threshold: float
+    #: The jobs' image, pinned to its digest when the registry knows it: every job of the run,
+    #: and the version it registers, use the same image even if the tag moves meanwhile.
+    image_uri: str
 
     @property
     def layout(self) -> RunLayout:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from urllib.parse import unquote_plus
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -22,6 +23,8 @@ from .gate import decide
 from .registry import model_package_request
 from .reports import EVALUATION_REPORT, data_docs_report
 from .runs import Run, run_key
+
+log = logging.getLogger(__name__)
 
 
 def _s3(config: PipelineConfig) -> S3Hook:
@@ -52,19 +55,21 @@ def raw_data_from_asset_events(events) -> list[str]:
 def resolve_run_inputs(config: PipelineConfig, context) -> Run:
     """Fix what this run trains on: the given URI, the object that triggered it, or the prefix.
 
-    Records a digest of the training data's objects (keys, sizes, ETags) so the registered model
-    names exactly the data it learned from.
+    Several new objects (one SQS batch, or events queued while a run was active) train on the
+    whole raw-data prefix, so none is left out. Records a digest of the training data's objects
+    (keys, sizes, ETags) so the registered model names exactly the data it learned from.
     """
     params = context["params"]
     triggered_by = raw_data_from_asset_events(context.get("triggering_asset_events"))
-    raw_data_uri = params.get("raw_data_uri") or (triggered_by[-1] if triggered_by else None)
-    raw_data_uri = raw_data_uri or config.raw_data_uri
-    bucket, prefix = _split(raw_data_uri)
-    s3 = _s3(config).get_conn()
-    objects = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-    objects = [o for o in objects if not o["Key"].endswith("/")]
-    if not objects:
-        raise AirflowFailException(f"No training data found under {raw_data_uri}")
+    if params.get("raw_data_uri"):
+        raw_data_uri = params["raw_data_uri"]
+    elif len(triggered_by) == 1:
+        raw_data_uri = triggered_by[0]
+    else:
+        raw_data_uri = config.raw_data_uri
+        if triggered_by:
+            log.info("%d new objects: training on %s", len(triggered_by), raw_data_uri)
+    raw_data_uri, objects = _training_objects(config, raw_data_uri)
     digest = hashlib.sha256()
     for item in sorted(objects, key=lambda o: o["Key"]):
         digest.update(f"{item['Key']}\0{item['Size']}\0{item['ETag']}\n".encode())
@@ -78,34 +83,73 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
         metric_threshold=float(
             threshold if threshold is not None else config.training["metric_threshold"]
         ),
+        image_uri=pinned_image(config),
     )
+
+
+def _training_objects(config: PipelineConfig, uri: str) -> tuple[str, list[dict]]:
+    """The URI as the jobs will read it, and every object a job's ``S3Prefix`` input takes.
+
+    A URI naming no object is a folder: it gets its trailing slash, so that ``data/raw`` does not
+    also take ``data/raw_old/``.
+    """
+    bucket, prefix = _split(uri)
+    s3 = _s3(config).get_conn()
+
+    def listing(prefix: str) -> list[dict]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [o for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+
+    objects = listing(prefix)
+    if prefix and not prefix.endswith("/") and all(o["Key"] != prefix for o in objects):
+        prefix += "/"
+        uri = f"s3://{bucket}/{prefix}"
+        objects = [o for o in objects if o["Key"].startswith(prefix)]
+    if not objects:
+        raise AirflowFailException(f"No training data found under {uri}")
+    return uri, objects
 
 
 def package_code(config: PipelineConfig, run: Run) -> dict:
     """Upload the run's code and its manifest; return the manifest."""
     root = config.path.parent
-    manifest = packaging.manifest(root, config.package, config.env.image_uri, image_digest(config))
+    digest = run.image_uri.partition("@")[2] or None
+    manifest = packaging.manifest(root, config.package, config.env.image_uri, digest)
     packaging.upload(_s3(config).get_conn(), run.layout, root, config.package, manifest)
     manifest["code_version"] = packaging.code_version(manifest)
     return manifest
 
 
-def image_digest(config: PipelineConfig) -> str | None:
-    """The jobs' image digest from ECR, when the image is in this account's ECR."""
+def pinned_image(config: PipelineConfig) -> str:
+    """The configured jobs' image as ``<repository>@<digest>`` when it is a tag in ECR."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     image = config.env.image_uri or ""
-    if ".dkr.ecr." not in image or ":" not in image.rsplit("/", 1)[-1]:
-        return None
-    repository, tag = image.split("/", 1)[1].rsplit(":", 1)
+    registry, _, path = image.partition("/")
+    repository, _, tag = path.rpartition(":")
+    if ".dkr.ecr." not in registry or not repository or "@" in image:
+        return image
     ecr = AwsBaseHook(
         aws_conn_id=config.env.aws_conn_id, region_name=config.env.region, client_type="ecr"
     ).conn
     try:
         described = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
-    except (BotoCoreError, ClientError):
-        return None
-    return described["imageDetails"][0]["imageDigest"]
+    except ClientError as error:
+        # not pushed to this account's ECR (the local AWS has no image): the jobs run the tag
+        level = logging.INFO if _not_found(error) else logging.WARNING
+        log.log(level, "Jobs run %s, not pinned to a digest: %s", image, error)
+        return image
+    except BotoCoreError as error:
+        log.warning("Jobs run %s, not pinned to a digest: %s", image, error)
+        return image
+    return f"{registry}/{repository}@{described['imageDetails'][0]['imageDigest']}"
+
+
+def _not_found(error) -> bool:
+    return error.response["Error"]["Code"] in (
+        "RepositoryNotFoundException",
+        "ImageNotFoundException",
+    )
 
 
 def check_gate(config: PipelineConfig, run: Run) -> dict:

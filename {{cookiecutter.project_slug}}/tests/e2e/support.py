@@ -57,7 +57,7 @@ class Airflow:
 
     @property
     def dag_id(self) -> str:
-        return f"{self.config.package}_training"
+        return self.config.training_dag_id
 
     def runs(self, run_type: str | None = None) -> list[dict]:
         listed = self.api.get(f"/dags/{self.dag_id}/dagRuns", limit=100, order_by="run_after")

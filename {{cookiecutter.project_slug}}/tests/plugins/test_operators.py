@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from types import SimpleNamespace
@@ -9,6 +10,8 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from {{ cookiecutter.package_name }}_pipeline import steps
+from {{ cookiecutter.package_name }}_pipeline.config import load_config
 from {{ cookiecutter.package_name }}_pipeline.operators import (
     RunScopedProcessingOperator,
     RunScopedTrainingOperator,
@@ -62,7 +65,9 @@ def context_of(run: Run) -> dict:
 
 def a_run(bucket: str) -> Run:
     key = uuid.uuid4().hex[:12]
-    return Run(f"manual__{key}", key, f"s3://{bucket}/p", f"s3://{bucket}/code/", "0" * 64, 0.5)
+    return Run(
+        f"manual__{key}", key, f"s3://{bucket}/p", f"s3://{bucket}/code/", "0" * 64, 0.5, "jobs:1"
+    )
 
 
 def processing_request(bucket, role, run: Run, environment: dict, max_runtime=300) -> dict:
@@ -176,3 +181,29 @@ def test_a_task_resumed_from_deferral_returns_its_completed_job(bucket, executio
     resumed = processing_operator(build).execute_complete(context_of(run), event)
 
     assert resumed["Processing"]["ProcessingJobArn"] == first["Processing"]["ProcessingJobArn"]
+
+
+def test_a_run_pins_the_jobs_image_tag_to_its_digest_in_ecr(bucket, aws_client):
+    config = load_config()
+    ecr, repository = aws_client("ecr"), f"jobs-{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(repositoryName=repository)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                   "digest": "sha256:" + "1" * 64},
+        "layers": [],
+    }  # fmt: skip
+    pushed = ecr.put_image(
+        repositoryName=repository, imageManifest=json.dumps(manifest), imageTag="latest"
+    )["image"]["imageId"]["imageDigest"]
+    registry = f"{config.env.account_id}.dkr.ecr.{config.env.region}.amazonaws.com"
+
+    def pinned(image_uri: str) -> str:
+        config.__dict__["env"] = dataclasses.replace(config.env, image_uri=image_uri)
+        return steps.pinned_image(config)
+
+    assert pinned(f"{registry}/{repository}:latest") == f"{registry}/{repository}@{pushed}"
+    # a tag that was never pushed, or an image outside ECR, runs as configured
+    assert pinned(f"{registry}/{repository}:v2") == f"{registry}/{repository}:v2"
+    assert pinned("ghcr.io/team/jobs:latest") == "ghcr.io/team/jobs:latest"

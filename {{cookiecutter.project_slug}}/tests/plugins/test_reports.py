@@ -35,6 +35,10 @@ def test_an_object_below_the_artifact_root_is_split_into_bucket_and_key():
         "s3://artifacts/churn/runs/../../secrets.html",
         "s3://artifacts/churn/runs//report.html",
         "https://artifacts/churn/runs/m-1/report.html",
+        "s3://artifacts/churn/data/raw/customers.html",  # raw data is not a report
+        "s3://artifacts/churn/runs/m-1/preprocess/train/part-0.csv",  # nor are features
+        "s3://artifacts/churn/runs/m-1/model/job/output/model.tar.gz",
+        "s3://artifacts/churn/runs/report.html",
     ],
 )
 def test_anything_else_is_refused(uri):

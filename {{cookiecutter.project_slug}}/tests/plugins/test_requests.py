@@ -28,6 +28,7 @@ def run(config) -> Run:
         raw_data_uri=config.raw_data_uri + "new data.csv",
         raw_data_digest="0" * 64,
         metric_threshold=0.5,
+        image_uri=config.env.image_uri,
     )
 
 
