@@ -40,9 +40,12 @@ PROJECT_MODULES = frozenset(
     {
         "benchmarks", "ci", "dags", "docs", "expectations", "local_aws", "plugins", "tests",
         "tools",
-        "airflow", "boto3", "botocore", "great_expectations", "mlflow", "moto", "numpy",
-        "pandas", "playwright", "pyarrow", "pytest", "regex", "sagemaker", "sagemaker_training",
-        "scipy", "shap", "sklearn", "test", "xgboost",
+        "airflow", "attrs", "boto3", "botocore", "cfnlint", "cryptography", "fastapi",
+        "great_expectations", "mlflow", "moto", "numpy", "pandas", "playwright", "psutil",
+        "pyarrow", "pytest", "regex", "sagemaker", "sagemaker_training", "scipy", "shap",
+        "sklearn", "test", "werkzeug", "xgboost",
+        # script mode imports the package's modules by their own names (train.py: features)
+        "features",
     }
 )  # fmt: skip
 
@@ -86,11 +89,14 @@ PACKAGE = re.compile(r"[a-z][a-z0-9_]*")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 IP_ADDRESS = re.compile(r"[0-9]+(\.[0-9]+){3}")
-# IAM's roleNameType and SageMaker's EntityName, as their service models (botocore) give them.
+# IAM's roleNameType and SageMaker's EntityName, as their service models (botocore) give them:
+# a pattern and a length limit (the pattern alone lets any number of hyphens through).
 IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+SAGEMAKER_NAME_MAX_LENGTH = 63
 # A Python identifier that SageMaker Feature Store also takes as a feature name.
 COLUMN = re.compile(r"[A-Za-z](_*[A-Za-z0-9]){0,63}")
+COLUMN_MAX_LENGTH = 64
 # A number as TOML and JSON write it: the threshold lands unquoted in the pipeline config.
 DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 
@@ -159,6 +165,8 @@ def check_bucket(value: str) -> str | None:
         (value[:1].isalnum() and value[-1:].isalnum(),
          "a letter or digit at the start and at the end"),
         (".." not in value, "no two adjacent dots"),
+        (".-" not in value and "-." not in value,
+         "letters or digits around every dot"),
         (not IP_ADDRESS.fullmatch(value), "a name not formatted as an IP address"),
         *((not value.startswith(prefix), f"no {prefix!r} prefix (reserved by S3)")
           for prefix in BUCKET_PREFIXES),
@@ -181,7 +189,7 @@ def check_role_name(value: str) -> str | None:
 
 
 def check_model_package_group(value: str) -> str | None:
-    if not SAGEMAKER_NAME.fullmatch(value):
+    if not SAGEMAKER_NAME.fullmatch(value) or len(value) > SAGEMAKER_NAME_MAX_LENGTH:
         return (
             "is not a model package group name; expected up to 63 letters, digits and "
             "hyphens, starting and ending with a letter or digit"
@@ -196,7 +204,7 @@ def check_problem_type(value: str) -> str | None:
 
 
 def check_column(value: str) -> str | None:
-    if not COLUMN.fullmatch(value):
+    if not COLUMN.fullmatch(value) or len(value) > COLUMN_MAX_LENGTH:
         return (
             "is not a column name; expected up to 64 letters, digits and underscores, "
             "starting with a letter and ending with a letter or digit"

@@ -7,8 +7,10 @@ serves every bake whatever its package name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -32,7 +34,11 @@ def bake(output_dir: Path, **answers: str) -> Path:
     """Bake the template with default answers overridden by ``answers``; return the project."""
     return Path(
         cookiecutter(
-            str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir)
+            str(TEMPLATE),
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(output_dir),
+            default_config=True,  # the user's ~/.cookiecutterrc must not change what is tested
         )
     )
 
@@ -61,17 +67,36 @@ def project_env_vars(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def run_group(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float = 1800
+) -> subprocess.CompletedProcess:
+    """Run ``command`` in a process group of its own, and stop that whole group when it ends.
+
+    Whatever the command started and left behind (a local AWS, an Airflow process), or everything
+    it is still running when the timeout expires, is killed with it.
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def run_in_project(
     project: Path, *command: str, timeout: float = 1800
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        list(command),
-        cwd=project,
-        env=project_env_vars(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_group(list(command), project, project_env_vars(), timeout)
 
 
 @dataclass

@@ -6,13 +6,16 @@ bake also gets the end-to-end tier (see test_end_to_end.py).
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from baking import (
     PROJECT_ENV,
+    TEMPLATE,
     bake,
     run_in_project,
     run_project_tests,
@@ -122,3 +125,24 @@ def test_baked_project_fast_tests_pass(baked, project_env):
         f"only {report.passed} tests ran (of {report.tests}, {report.skipped} skipped)\n"
         + output[-3000:]
     )
+
+
+def test_the_hook_refuses_a_package_name_that_would_shadow_an_import(baked):
+    """Every top-level module the project imports is in the hook's list of names to refuse."""
+    name, project = baked
+    package = MATRIX[name].get("package_name") or project.name.replace("-", "_")
+    hook = ast.parse((TEMPLATE / "hooks" / "pre_gen_project.py").read_text())
+    (refused,) = [
+        ast.literal_eval(node.value.args[0])
+        for node in hook.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == "PROJECT_MODULES"
+    ]
+    imported = set()
+    for path in project.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    own = {package, f"{package}_pipeline", f"{package}_plugin"}
+    assert imported - own - set(sys.stdlib_module_names) - refused == set()

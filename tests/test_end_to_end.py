@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
-from baking import PROJECT_ENV, bake, project_env_vars, run_project_tests, uv
+from baking import PROJECT_ENV, bake, project_env_vars, run_group, run_project_tests, uv
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +23,7 @@ MIN_SLOW_TESTS = 8
 def project(tmp_path_factory, project_env):
     project = bake(tmp_path_factory.mktemp("e2e"))
     # The browser test needs Chromium: the project's own setup installs it when missing.
-    result = subprocess.run(
-        ["make", "browser"], cwd=project, env=project_env_vars(), capture_output=True, text=True
-    )
+    result = run_group(["make", "browser"], project, project_env_vars(), timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     return project
 
@@ -44,14 +41,7 @@ def test_baked_project_slow_tests_pass(project):
 def test_baked_project_make_demo_trains_and_registers_a_model(project):
     env = project_env_vars({"UV": uv(), "UV_PROJECT_ENVIRONMENT": str(PROJECT_ENV)})
     env.pop("PYTHONPATH", None)
-    result = subprocess.run(
-        ["make", "demo"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = run_group(["make", "demo"], project, env, timeout=900)
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]

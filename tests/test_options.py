@@ -57,6 +57,8 @@ BAD_ANSWERS = [
             ("underscore", "churn_artifacts", "only lowercase letters, digits, dots and hyphens"),
             ("edge-hyphen", "churn-artifacts-", "a letter or digit at the start and at the end"),
             ("adjacent-dots", "churn..artifacts", "no two adjacent dots"),
+            ("hyphen-before-dot", "churn-.artifacts", "letters or digits around every dot"),
+            ("hyphen-after-dot", "churn.-artifacts", "letters or digits around every dot"),
             ("ip-address", "192.168.5.4", "a name not formatted as an IP address"),
             ("prefix-xn", "xn--churn", "no 'xn--' prefix"),
             ("prefix-sthree", "sthree-churn", "no 'sthree-' prefix"),
@@ -99,6 +101,8 @@ BAD_ANSWERS = [
             "pandas",
             "xgboost",
             "airflow",
+            "psutil",
+            "features",
             "sagemaker",
             "boto3",
             "moto",
@@ -141,9 +145,19 @@ BAD_ANSWERS = [
         id="model-package-group",
     ),
     pytest.param(
+        {"model_package_group_name": "a" + "-" * 80 + "b"},
+        f"model_package_group_name: {'a' + '-' * 80 + 'b'!r} is not a model package group name",
+        id="model-package-group-too-long",
+    ),
+    pytest.param(
         {"target_column": "churned?"},
         "target_column: 'churned?' is not a column name",
         id="target-column",
+    ),
+    pytest.param(
+        {"target_column": "c" + "_" * 70 + "d"},
+        f"target_column: {'c' + '_' * 70 + 'd'!r} is not a column name",
+        id="target-column-too-long",
     ),
     pytest.param(
         {"primary_metric": "rmse"},
