@@ -1,8 +1,9 @@
 """The pipeline's configuration: ``pipeline.toml``, with the current environment's section.
 
 Every setting lives in ``pipeline.toml``; this module only finds the file, picks the environment
-named by ``PIPELINE_ENV`` (default ``local``) and answers the questions the DAGs ask of it. It
-imports nothing heavy, so DAG files can use it at parse time.
+named by ``PIPELINE_ENV`` and answers the questions the DAGs ask of it. It imports nothing heavy,
+so DAG files can use it at parse time. ``PIPELINE_ENV`` has no default: a deployment that forgot
+it must not quietly run against the local AWS's endpoint.
 """
 
 from __future__ import annotations
@@ -110,7 +111,14 @@ class PipelineConfig:
             settings = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise ConfigError(f"cannot read {path}: {error}") from error
-        return cls(settings, environment or os.environ.get("PIPELINE_ENV", "local"), path)
+        environment = environment or os.environ.get("PIPELINE_ENV")
+        if not environment:
+            names = ", ".join(sorted(settings.get("environments", {})))
+            raise ConfigError(
+                f"PIPELINE_ENV is not set: name the [environments.*] section of {path} to run "
+                f"with (one of {names}); make demo, make airflow and the tests set it to local"
+            )
+        return cls(settings, environment, path)
 
     def section(self, name: str) -> dict[str, Any]:
         try:

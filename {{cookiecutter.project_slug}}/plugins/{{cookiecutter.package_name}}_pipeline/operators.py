@@ -135,7 +135,7 @@ class _RunScopedJob:
             reason = reason or job.get("SecondaryStatus")
             raise AirflowFailException(
                 f"SageMaker {self.kind} job {name} ended {status}: {reason} "
-                "(the job name belongs to this run: start a new run to try again)"
+                "(a retry of this run finds this same job: fix the cause, then start a new run)"
             ) from cause
 
     def wait_for(self, name: str) -> dict:

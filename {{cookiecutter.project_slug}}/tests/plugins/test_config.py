@@ -33,6 +33,13 @@ def test_unknown_environment_is_refused_with_the_ones_that_exist():
         _ = load("qa").env
 
 
+def test_without_pipeline_env_the_config_refuses_to_guess(monkeypatch):
+    monkeypatch.delenv("PIPELINE_ENV", raising=False)
+
+    with pytest.raises(ConfigError, match="PIPELINE_ENV is not set.*one of dev, local, prod"):
+        PipelineConfig.load(PROJECT_ROOT / "pipeline.toml")
+
+
 def test_unknown_setting_in_an_environment_is_refused(tmp_path):
     text = (PROJECT_ROOT / "pipeline.toml").read_text()
     broken = tmp_path / "pipeline.toml"

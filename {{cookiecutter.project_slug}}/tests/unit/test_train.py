@@ -64,3 +64,13 @@ def test_training_outside_the_sagemaker_contract_names_the_missing_variable(monk
         train.main(["--problem_type", "regression", "--target_column", "lifetime_value"])
 
     assert "--model_dir" in capsys.readouterr().err
+
+
+def test_every_hyperparameter_in_the_pipeline_config_is_one_train_py_accepts():
+    """A typo in [training.hyperparameters] fails here, not in a training job after the checks."""
+    configured = CONFIG["training"]["hyperparameters"]
+
+    assert set(configured) <= set(train.HYPERPARAMETERS)
+    for name, value in configured.items():
+        kind = type(train.HYPERPARAMETERS[name])
+        assert kind(value) == value, f"{name} = {value!r} does not parse as {kind.__name__}"
