@@ -137,3 +137,14 @@ def run_project_tests(
         *(int(suite.get(name, 0)) for name in ("tests", "failures", "errors", "skipped"))
     )
     return counts, output
+
+
+def assert_project_tests_pass(project: Path, minimum: int, *pytest_args: str) -> SuiteReport:
+    """Run a baked project's tests; fail unless none failed and at least ``minimum`` ran."""
+    report, output = run_project_tests(project, *pytest_args)
+    assert report.failures == 0 and report.errors == 0, output[-8000:]
+    assert report.passed >= minimum, (
+        f"only {report.passed} tests ran (of {report.tests}, {report.skipped} skipped)\n"
+        + output[-3000:]
+    )
+    return report

@@ -16,9 +16,9 @@ import pytest
 from baking import (
     PROJECT_ENV,
     TEMPLATE,
+    assert_project_tests_pass,
     bake,
     run_in_project,
-    run_project_tests,
     uv,
 )
 
@@ -119,12 +119,7 @@ def test_baked_project_is_ruff_clean(baked, project_env):
 
 def test_baked_project_fast_tests_pass(baked, project_env):
     _, project = baked
-    report, output = run_project_tests(project, "-m", "not slow", "-q")
-    assert report.failures == 0 and report.errors == 0, output[-8000:]
-    assert report.passed >= MIN_FAST_TESTS, (
-        f"only {report.passed} tests ran (of {report.tests}, {report.skipped} skipped)\n"
-        + output[-3000:]
-    )
+    assert_project_tests_pass(project, MIN_FAST_TESTS, "-m", "not slow", "-q")
 
 
 def test_the_hook_refuses_a_package_name_that_would_shadow_an_import(baked):

@@ -11,7 +11,14 @@ import json
 import os
 
 import pytest
-from baking import PROJECT_ENV, bake, project_env_vars, run_group, run_project_tests, uv
+from baking import (
+    PROJECT_ENV,
+    assert_project_tests_pass,
+    bake,
+    project_env_vars,
+    run_group,
+    uv,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +36,7 @@ def project(tmp_path_factory, project_env):
 
 
 def test_baked_project_slow_tests_pass(project):
-    report, output = run_project_tests(project, "-m", "slow", "-q")
-
-    assert report.failures == 0 and report.errors == 0, output[-8000:]
-    assert report.passed >= MIN_SLOW_TESTS, (
-        f"only {report.passed} slow tests ran (of {report.tests}, {report.skipped} skipped)\n"
-        + output[-3000:]
-    )
+    assert_project_tests_pass(project, MIN_SLOW_TESTS, "-m", "slow", "-q")
 
 
 def test_baked_project_make_demo_trains_and_registers_a_model(project):

@@ -50,6 +50,11 @@ def line(label: str, values: dict, unit: str = "s") -> str:
     )
 
 
+def target(what: str, median: float, limit: float) -> str:
+    """The verdict line of a target: ``what`` under ``limit`` seconds, judged on the median."""
+    return f"  target: {what} under {limit:.0f} s: " + ("met" if median < limit else "MISSED")
+
+
 def report(args: argparse.Namespace, name: str, results: dict, lines: list[str]) -> None:
     """Print the human summary; write the results (and the machine's load) as JSON if asked."""
     load = [round(value, 2) for value in os.getloadavg()]

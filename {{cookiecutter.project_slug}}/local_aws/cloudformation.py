@@ -289,22 +289,22 @@ class BucketResource(_ConfiguredFromProperties, FakeBucket):
     """``AWS::S3::Bucket`` with the notification, versioning and public access configuration."""
 
     @staticmethod
-    def configure(resource: FakeBucket, properties: dict[str, Any]) -> None:
-        _configure_bucket(resource, properties)
-
-
-def _configure_bucket(bucket: FakeBucket, properties: dict[str, Any]) -> None:
-    backend = s3_backends[bucket.account_id][get_partition(bucket.region_name)]
-    rules = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
-    if rules and "BucketKeyEnabled" in rules[0]:
-        bucket.encryption["Rule"]["BucketKeyEnabled"] = rules[0]["BucketKeyEnabled"]
-    if "VersioningConfiguration" in properties:
-        backend.put_bucket_versioning(bucket.name, properties["VersioningConfiguration"]["Status"])
-    if "PublicAccessBlockConfiguration" in properties:
-        backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
-    backend.put_bucket_notification_configuration(
-        bucket.name, _notification_configuration(properties.get("NotificationConfiguration", {}))
-    )
+    def configure(bucket: FakeBucket, properties: dict[str, Any]) -> None:
+        backend = s3_backends[bucket.account_id][get_partition(bucket.region_name)]
+        encryption = properties.get("BucketEncryption", {})
+        rules = encryption.get("ServerSideEncryptionConfiguration", [])
+        if rules and "BucketKeyEnabled" in rules[0]:
+            bucket.encryption["Rule"]["BucketKeyEnabled"] = rules[0]["BucketKeyEnabled"]
+        if "VersioningConfiguration" in properties:
+            status = properties["VersioningConfiguration"]["Status"]
+            backend.put_bucket_versioning(bucket.name, status)
+        if "PublicAccessBlockConfiguration" in properties:
+            block = properties["PublicAccessBlockConfiguration"]
+            backend.put_public_access_block(bucket.name, block)
+        notifications = properties.get("NotificationConfiguration", {})
+        backend.put_bucket_notification_configuration(
+            bucket.name, _notification_configuration(notifications)
+        )
 
 
 #: CloudFormation's notification keys and the S3 API's (as moto's backend holds them).
@@ -334,19 +334,15 @@ class RoleResource(_ConfiguredFromProperties, Role):
     """``AWS::IAM::Role`` whose trust and inline policies are JSON and follow stack updates."""
 
     @staticmethod
-    def configure(resource: Role, properties: dict[str, Any]) -> None:
-        _put_role_policies(resource, properties)
-
-
-def _put_role_policies(role: Role, properties: dict[str, Any]) -> None:
-    role.assume_role_policy_document = _as_json(properties["AssumeRolePolicyDocument"])
-    policies = {
-        p["PolicyName"]: _as_json(p["PolicyDocument"]) for p in properties.get("Policies", [])
-    }
-    for name in set(role.policies) - set(policies):
-        role.delete_policy(name)
-    for name, document in policies.items():
-        role.put_policy(name, document)
+    def configure(role: Role, properties: dict[str, Any]) -> None:
+        role.assume_role_policy_document = _as_json(properties["AssumeRolePolicyDocument"])
+        policies = {
+            p["PolicyName"]: _as_json(p["PolicyDocument"]) for p in properties.get("Policies", [])
+        }
+        for name in set(role.policies) - set(policies):
+            role.delete_policy(name)
+        for name, document in policies.items():
+            role.put_policy(name, document)
 
 
 def _as_json(document: str | dict) -> str:

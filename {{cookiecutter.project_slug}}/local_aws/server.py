@@ -27,7 +27,6 @@ HEALTH_PATH = "/_local_aws/health"
 #: Operations that wait for data (long polling): they take the state lock only while they change
 #: something (see ``sqs_polling``), never while they wait.
 _BLOCKING = {("sqs", "ReceiveMessage")}
-_SIGNING_NAMES = {"monitoring": "cloudwatch"}
 
 
 class PersistingMiddleware:
@@ -45,14 +44,14 @@ class PersistingMiddleware:
     def __call__(self, environ, start_response):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD", "OPTIONS"):
             return self.app(environ, start_response)
-        # moto serves an unsigned write (a browser form, a public bucket) as S3
-        service = _signing_service(environ) or "s3"
         info = self.identify(environ)
         if info is not None and info.is_read_only:
             # under the lock all the same: what a reader sees (a job just Completed) is on disk
             with self.store.lock:
                 return _consume(self.app(environ, start_response))
-        operation = info.operation if info else None
+        # Every service served but S3 speaks JSON or query and is identified; S3 (REST) is not,
+        # and moto serves an unsigned write (a browser form, a public bucket) as S3 too.
+        service, operation = (info.service, info.operation) if info else ("s3", None)
         if (service, operation) in _BLOCKING:
             body = _consume(self.app(environ, start_response))
             self.store.save([service])
@@ -70,14 +69,6 @@ def _consume(response) -> list[bytes]:
         close = getattr(response, "close", None)
         if close:
             close()
-
-
-def _signing_service(environ) -> str | None:
-    """The service a request is for, from its credential scope (header or presigned URL)."""
-    from local_aws.validation import signing_name
-
-    service = signing_name(environ)
-    return _SIGNING_NAMES.get(service, service)
 
 
 class LocalAWS:

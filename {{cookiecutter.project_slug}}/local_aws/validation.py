@@ -452,7 +452,7 @@ def identify(environ: dict) -> RequestInfo | None:
 
 
 def _identify(environ: dict) -> RequestInfo | None:
-    service = signing_name(environ)
+    service = _signing_name(environ)
     if service is None:
         return None
     target = environ.get("HTTP_X_AMZ_TARGET")
@@ -470,7 +470,7 @@ def _identify(environ: dict) -> RequestInfo | None:
     return None
 
 
-def signing_name(environ: dict) -> str | None:
+def _signing_name(environ: dict) -> str | None:
     """The service name in the SigV4 credential scope (header or presigned URL)."""
     match = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if match:
@@ -695,7 +695,7 @@ class _Checker:
                 self.check(value, item, f"{path}.{name}.member")
 
     def _count(self, shape: _Shape, collection: list | dict, path: str) -> None:
-        for constraint in _length_violations(shape, len(collection)):
+        for constraint in _bound_violations(shape, len(collection), "length"):
             self._report(shape, collection, path, constraint)
 
     def _scalar_violations(self, shape: _Shape, value: Any) -> list[str]:
@@ -716,14 +716,14 @@ class _Checker:
                     broken.append(
                         f"Member must satisfy regular expression pattern: {shape.pattern}"
                     )
-            broken += _length_violations(shape, _java_length(value))
+            broken += _bound_violations(shape, _java_length(value), "length")
             if shape.enum and value not in shape.enum:
                 broken.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
             return broken
         if kind == "blob":
-            return _length_violations(shape, _blob_length(value))
+            return _bound_violations(shape, _blob_length(value), "length")
         if kind in ("integer", "long", "float", "double") and not isinstance(value, str):
-            return _range_violations(shape, value)
+            return _bound_violations(shape, value, "value")
         return []
 
     def _is(self, expected: type, value: Any, shape: _Shape) -> bool:
@@ -797,21 +797,13 @@ def _composite_type_problem(kind: str, value: Any) -> str:
     return "Unexpected field type"
 
 
-def _length_violations(shape: _Shape, length: int) -> list[str]:
+def _bound_violations(shape: _Shape, amount: int | float, what: str) -> list[str]:
+    """AWS's words for a ``length`` (strings, blobs, lists, maps) or ``value`` out of bounds."""
     broken = []
-    if shape.max is not None and length > shape.max:
-        broken.append(f"Member must have length less than or equal to {shape.max}")
-    if shape.min is not None and length < shape.min:
-        broken.append(f"Member must have length greater than or equal to {shape.min}")
-    return broken
-
-
-def _range_violations(shape: _Shape, number: int | float) -> list[str]:
-    broken = []
-    if shape.max is not None and number > shape.max:
-        broken.append(f"Member must have value less than or equal to {shape.max}")
-    if shape.min is not None and number < shape.min:
-        broken.append(f"Member must have value greater than or equal to {shape.min}")
+    if shape.max is not None and amount > shape.max:
+        broken.append(f"Member must have {what} less than or equal to {shape.max}")
+    if shape.min is not None and amount < shape.min:
+        broken.append(f"Member must have {what} greater than or equal to {shape.min}")
     return broken
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -47,3 +48,17 @@ def source_tarball(train_script: bytes) -> bytes:
         info.size = len(train_script)
         tar.addfile(info, io.BytesIO(train_script))
     return buffer.getvalue()
+
+
+def wait(sm, kind: str, name: str, timeout: float = 120) -> dict:
+    """Describe a ``processing`` or ``training`` job until it has ended; return the description."""
+    describe = getattr(sm, f"describe_{kind}_job")
+    key = "ProcessingJobName" if kind == "processing" else "TrainingJobName"
+    status_key = "ProcessingJobStatus" if kind == "processing" else "TrainingJobStatus"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = describe(**{key: name})
+        if job[status_key] not in ("InProgress", "Stopping"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"{kind} job {name} still running after {timeout} s")

@@ -40,8 +40,6 @@ class S3Transfer:
         self.account_id = account_id
         self.partition = get_partition(region)
         self.store = store
-        self.blobs = store.blobs
-        self.lock = store.lock
 
     @property
     def _backend(self):
@@ -60,7 +58,7 @@ class S3Transfer:
         naming one object lands as that file inside ``destination``.
         """
         bucket_name, prefix = split_uri(uri)
-        with self.lock:
+        with self.store.lock:
             bucket = self._bucket(bucket_name)
             keys = [
                 (name, key)
@@ -77,7 +75,7 @@ class S3Transfer:
             target = destination / relative
             if not target.resolve().is_relative_to(destination.resolve()):
                 raise S3LocationError(f"The key {name!r} would escape the input folder")
-            self.blobs.copy_to(blob_digest(key), target)
+            self.store.blobs.copy_to(blob_digest(key), target)
         return len(keys)
 
     def upload_file(self, source: Path, uri: str, content_type: str | None = None) -> None:
@@ -97,8 +95,8 @@ class S3Transfer:
 
     def _put(self, source: Path, uri: str, content_type: str | None = None) -> None:
         bucket_name, key_name = split_uri(uri)
-        digest, size = self.blobs.put_file(source)
-        with self.lock:
+        digest, size = self.store.blobs.put_file(source)
+        with self.store.lock:
             bucket = self._bucket(bucket_name)
             key = self._backend.put_object(bucket_name, key_name, b"", disable_notification=True)
             attach_blob(key, digest, size)

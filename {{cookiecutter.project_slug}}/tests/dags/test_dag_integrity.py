@@ -54,16 +54,7 @@ def test_dag_file_imports_none_of_the_heavy_libraries(dag_file):
         f"runpy.run_path({str(dag_file)!r})\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert run_probe(probe) == []
 
 
 def test_loading_the_plugin_leaves_the_reports_app_to_the_api_server():
@@ -76,6 +67,11 @@ def test_loading_the_plugin_leaves_the_reports_app_to_the_api_server():
         "apps = module['PipelineReportsPlugin'].fastapi_apps\n"
         "print(json.dumps([before, apps[0]['url_prefix'], type(apps[0]['app']).__name__]))\n"
     )
+    assert run_probe(probe) == [False, "/reports", "FastAPI"]
+
+
+def run_probe(probe: str):
+    """Run ``probe`` in a fresh interpreter; return what its last line prints, as JSON."""
     result = subprocess.run(
         [sys.executable, "-c", probe],
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")},
@@ -83,6 +79,5 @@ def test_loading_the_plugin_leaves_the_reports_app_to_the_api_server():
         text=True,
         timeout=120,
     )
-
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, "/reports", "FastAPI"]
+    return json.loads(result.stdout.strip().splitlines()[-1])

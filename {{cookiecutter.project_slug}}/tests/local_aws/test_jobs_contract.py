@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.support import create_bucket, source_tarball
+from tests.support import create_bucket, source_tarball, wait
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -147,19 +147,6 @@ def start_training(sm, bucket, role, name, hyperparameters, max_runtime=600):
         ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": max_runtime},
     )
-
-
-def wait(sm, kind: str, name: str, timeout: float = 120) -> dict:
-    describe = getattr(sm, f"describe_{kind}_job")
-    key = "ProcessingJobName" if kind == "processing" else "TrainingJobName"
-    status_key = "ProcessingJobStatus" if kind == "processing" else "TrainingJobStatus"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = describe(**{key: name})
-        if job[status_key] not in ("InProgress", "Stopping"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"{kind} job {name} still running after {timeout} s")
 
 
 def read_json(s3, bucket, key):

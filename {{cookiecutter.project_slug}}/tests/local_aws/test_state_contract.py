@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from local_aws.process import LocalAWSError, LocalAWSProcess
-from tests.support import ACCOUNTS, PROJECT_ROOT, REGION, SAGEMAKER_TRUST, create_bucket
+from tests.support import ACCOUNTS, PROJECT_ROOT, REGION, SAGEMAKER_TRUST, create_bucket, wait
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -71,32 +71,7 @@ def test_every_acknowledged_write_survives_and_the_running_job_ends_failed(serve
     s3.put_object(
         Bucket="crash-bucket", Key="code/sleep.py", Body=b"import time\ntime.sleep(120)\n"
     )
-    sm.create_processing_job(
-        ProcessingJobName="interrupted",
-        RoleArn=role(server),
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
-        AppSpecification={
-            "ImageUri": "jobs:latest",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/sleep.py"],
-        },
-        ProcessingInputs=[
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": "s3://crash-bucket/code/",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
-        ],
-    )
+    start_script_job(sm, role(server), "interrupted", "s3://crash-bucket/code/sleep.py")
     s3.put_object(Bucket="crash-bucket", Key="after-job.txt", Body=b"written last")
     job_pids = wait_for_job_processes(server)
 
@@ -111,6 +86,46 @@ def test_every_acknowledged_write_survives_and_the_running_job_ends_failed(serve
     assert job["ProcessingJobStatus"] == "Failed"
     assert "stopped while this job was running" in job["FailureReason"]
     assert not [pid for pid in job_pids if running(pid)], "orphaned job process left"
+
+
+def start_script_job(sm, role_arn: str, name: str, script_uri: str, output_uri: str = "") -> None:
+    """A processing job running one script from S3 with its output folder as argument; the
+    folder is uploaded to ``output_uri`` when one is given."""
+    code_dir, output_dir = "/opt/ml/processing/input/code", "/opt/ml/processing/output"
+    folder, script = script_uri.rsplit("/", 1)
+    request = {
+        "ProcessingJobName": name,
+        "RoleArn": role_arn,
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 5,
+            }
+        },
+        "AppSpecification": {
+            "ImageUri": "jobs:latest",
+            "ContainerEntrypoint": ["python3", f"{code_dir}/{script}"],
+            "ContainerArguments": [output_dir],
+        },
+        "ProcessingInputs": [
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"{folder}/",
+                    "LocalPath": code_dir,
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+        ],
+    }
+    if output_uri:
+        output = {"S3Uri": output_uri, "LocalPath": output_dir, "S3UploadMode": "EndOfJob"}
+        request["ProcessingOutputConfig"] = {
+            "Outputs": [{"OutputName": "result", "S3Output": output}]
+        }
+    sm.create_processing_job(**request)
 
 
 def running(pid: int) -> bool:
@@ -140,52 +155,14 @@ def test_a_finished_jobs_outputs_survive_a_kill_9(server):
         Key="code/write.py",
         Body=b"import pathlib, sys\npathlib.Path(sys.argv[1], 'result.txt').write_text('done')\n",
     )
-    sm.create_processing_job(
-        ProcessingJobName="finished",
-        RoleArn=role(server),
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
-        AppSpecification={
-            "ImageUri": "jobs:latest",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/write.py"],
-            "ContainerArguments": ["/opt/ml/processing/output"],
-        },
-        ProcessingInputs=[
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": "s3://outputs-bucket/code/",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
-        ],
-        ProcessingOutputConfig={
-            "Outputs": [
-                {
-                    "OutputName": "result",
-                    "S3Output": {
-                        "S3Uri": "s3://outputs-bucket/result",
-                        "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
+    start_script_job(
+        sm,
+        role(server),
+        "finished",
+        "s3://outputs-bucket/code/write.py",
+        "s3://outputs-bucket/result",
     )
-    deadline = time.monotonic() + 60
-    while sm.describe_processing_job(ProcessingJobName="finished")["ProcessingJobStatus"] in (
-        "InProgress",
-        "Stopping",
-    ):
-        assert time.monotonic() < deadline, "the job did not finish"
-        time.sleep(0.2)
+    assert wait(sm, "processing", "finished", timeout=60)["ProcessingJobStatus"] == "Completed"
 
     server.kill()
     server.start()
