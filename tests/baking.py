@@ -44,7 +44,11 @@ def bake(output_dir: Path, **answers: str) -> Path:
 
 
 def ensure_project_env() -> Path:
-    """Create (or bring up to date) the shared environment from a default bake's lock file."""
+    """Create (or bring up to date) the shared environment from a default bake's lock file.
+
+    The project's own setup also provides what its jobs need from the system (bubblewrap, for
+    jobs that see a real /opt/ml), as `make test` in a baked project does.
+    """
     source = BUILD / "env-project"
     if source.exists():
         shutil.rmtree(source)
@@ -55,6 +59,7 @@ def ensure_project_env() -> Path:
         env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(PROJECT_ENV)},
         check=True,
     )
+    subprocess.run(["make", "bubblewrap"], cwd=project, check=True)
     return PROJECT_ENV
 
 

@@ -6,3 +6,6 @@ across restarts, and processing and training jobs executed by SageMaker's contai
 Nothing outside this folder knows it is talking to it: clients reach it through the standard
 ``AWS_ENDPOINT_URL`` variable or an Airflow connection's ``endpoint_url``.
 """
+
+#: The template release this local AWS came with (the template's own version).
+__version__ = "0.2.0"

@@ -1,13 +1,16 @@
 """``python -m local_aws``: serve the local AWS until interrupted.
 
 Settings come from the ``[environments.local]`` section of ``pipeline.toml`` (endpoint port,
-account, region); the command line overrides them.
+account, region), where ``${NAME:-default}`` stands for an environment variable
+(``LOCAL_AWS_PORT`` moves the port); the command line overrides them.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import signal
 import sys
 import threading
@@ -15,6 +18,7 @@ import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
+from local_aws.jobs.sandbox import IsolationError
 from local_aws.state import IncompatibleStateError
 
 
@@ -33,19 +37,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def local_environment(config: Path) -> dict:
-    """The config's ``[environments.local]`` section, merged over the one it ``extends``."""
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def read_config(config: Path) -> tuple[dict, str | None]:
+    """The config's ``[environments.local]`` section (merged over the one it ``extends``, its
+    variables expanded) and the project's slug."""
     if not config.exists():
-        return {}
-    environments = tomllib.loads(config.read_text()).get("environments", {})
+        return {}, None
+    settings = tomllib.loads(config.read_text())
+    environments = settings.get("environments", {})
     local = environments.get("local", {})
-    return {**environments.get(local.get("extends", ""), {}), **local}
+    merged = {**environments.get(local.get("extends", ""), {}), **local}
+    expanded = {
+        key: _VARIABLE.sub(_variable, value) if isinstance(value, str) else value
+        for key, value in merged.items()
+    }
+    return expanded, settings.get("project", {}).get("slug")
+
+
+def _variable(match: re.Match) -> str:
+    value = os.environ.get(match["name"]) or match["default"]
+    if value is None:
+        raise SystemExit(f"error: pipeline.toml needs the environment variable {match['name']}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    local = local_environment(args.config)
+    local, project = read_config(args.config)
     endpoint = urlparse(local.get("endpoint_url", "http://127.0.0.1:4566"))
 
     from local_aws.server import LocalAWS
@@ -55,10 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host or endpoint.hostname,
         port=args.port if args.port is not None else endpoint.port,
         account_id=args.account_id or local.get("account_id", "123456789012"),
+        project={"name": project, "root": str(args.config.absolute().parent)},
     )
     try:
         server.start()
-    except IncompatibleStateError as error:
+    except (IncompatibleStateError, IsolationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -66,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.ready_file:
         args.ready_file.write_text(server.endpoint_url + "\n")
-    print(f"Local AWS serving {server.endpoint_url} (state in {args.state_dir})", flush=True)
+    print(f"Local AWS serving {server.endpoint_url} (state in {server.state_dir})", flush=True)
 
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

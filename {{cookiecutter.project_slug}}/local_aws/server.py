@@ -21,6 +21,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from local_aws import __version__
+
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/_local_aws/health"
@@ -80,11 +82,16 @@ class LocalAWS:
         host: str = "127.0.0.1",
         port: int = 4566,
         account_id: str = "123456789012",
+        project: dict[str, str] | None = None,
     ):
-        self.state_dir = Path(state_dir)
+        # Absolute whatever the server was started with: jobs run in other working folders.
+        self.state_dir = Path(state_dir).absolute()
         self.host = host
         self.port = port
         self.account_id = account_id
+        #: Which project this local AWS serves (its name and folder), told on the health route
+        #: so that tools refuse another project's server on their port.
+        self.project = project or {}
         self._server = None
         self._thread: threading.Thread | None = None
         self.runner = None
@@ -111,10 +118,14 @@ class LocalAWS:
             sagemaker_jobs,
             sqs_polling,
         )
+        from local_aws.jobs.processing import ProcessingExecution
         from local_aws.jobs.runner import JobRunner
+        from local_aws.jobs.sandbox import detect_isolation
+        from local_aws.jobs.training import TrainingExecution
         from local_aws.state import StateStore
         from local_aws.validation import ValidatingMiddleware, identify
 
+        isolation = detect_isolation()  # refuses an impossible LOCAL_AWS_JOB_ISOLATION first
         # Requests signed with unknown keys act in the dev account; assumed roles act in theirs.
         moto.iam.models.DEFAULT_ACCOUNT_ID = self.account_id
 
@@ -132,7 +143,12 @@ class LocalAWS:
         )
         self.port = self._server.server_port  # resolves port 0 to the one the OS chose
 
-        self.runner = JobRunner(self.store, self.endpoint_url)
+        self.runner = JobRunner(
+            self.store,
+            self.endpoint_url,
+            kinds=(ProcessingExecution, TrainingExecution),
+            isolation=isolation,
+        )
         sagemaker_jobs.install(self.runner)
         model_registry.install()
         cloudformation.install()
@@ -148,6 +164,7 @@ class LocalAWS:
             ", ".join(restored) or "nothing",
             len(interrupted),
         )
+        log.info("jobs: %s", self.runner.isolation.describe())
         return self
 
     def stop(self, wait_for_jobs: float = 0.0) -> None:
@@ -164,12 +181,17 @@ class LocalAWS:
             self.store.save_all()
 
     def health(self) -> dict:
+        """Readiness, and who this is: the project, its state folder and the versions."""
         return {
             "status": "ready",
             "endpoint_url": self.endpoint_url,
             "account_id": self.account_id,
+            "project": self.project.get("name"),
+            "project_root": self.project.get("root"),
             "state_dir": str(self.state_dir),
+            "version": __version__,
             "moto": version("moto"),
+            "job_isolation": self.runner.isolation.mode if self.runner else None,
         }
 
 

@@ -7,7 +7,10 @@ import json
 import tarfile
 import time
 import tomllib
+import urllib.request
 from pathlib import Path
+
+from local_aws.server import HEALTH_PATH
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = tomllib.loads((PROJECT_ROOT / "pipeline.toml").read_text())
@@ -62,3 +65,9 @@ def wait(sm, kind: str, name: str, timeout: float = 120) -> dict:
             return job
         time.sleep(0.2)
     raise AssertionError(f"{kind} job {name} still running after {timeout} s")
+
+
+def health(endpoint_url: str) -> dict:
+    """What a local AWS says of itself: project, state folder, version, job isolation."""
+    with urllib.request.urlopen(endpoint_url + HEALTH_PATH, timeout=5) as response:
+        return json.load(response)

@@ -56,14 +56,11 @@ class ProcessingExecution(JobExecution):
             sandbox.host_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
 
         app = self.request["AppSpecification"]
-        argv = [
-            sandbox.map(part)
-            for part in app["ContainerEntrypoint"] + app.get("ContainerArguments", [])
-        ]
+        argv = app["ContainerEntrypoint"] + app.get("ContainerArguments", [])
         env = sandbox.environment({**self.credentials(), **self.request.get("Environment", {})})
         sandbox.host_path(EXIT_MESSAGE_FILE).parent.mkdir(parents=True, exist_ok=True)
         try:
-            exit_code = self.run_process(argv, env, cwd=sandbox.root)
+            exit_code = self.run_process(argv, env)
         finally:
             problem = self.read_exit_message()
         if problem:
@@ -94,7 +91,8 @@ class ProcessingExecution(JobExecution):
             data.decode("utf-8")
         except UnicodeDecodeError as error:
             return f"ClientError: {EXIT_MESSAGE_FILE} is not UTF-8 encoded text ({error.reason})"
-        self.update(exit_message=data[:MAX_EXIT_MESSAGE].decode("utf-8", errors="ignore"))
+        message = data[:MAX_EXIT_MESSAGE].decode("utf-8", errors="ignore")
+        self.update(exit_message=self.sandbox.shown(message))
         return None
 
     def on_failed(self, reason: str) -> None:
@@ -113,3 +111,14 @@ class ProcessingExecution(JobExecution):
             )
         details = {"exit_message": message} if message else {}
         self.update(processing_job_status="Stopped", processing_end_time=utcnow(), **details)
+
+    @classmethod
+    def fail_interrupted(cls, account_id: str, region: str, backend, reason: str) -> list[str]:
+        failed = []
+        for job in backend.processing_jobs.values():
+            if job.processing_job_status in ("InProgress", "Stopping"):
+                job.processing_job_status = "Failed"
+                job.failure_reason = reason
+                job.processing_end_time = job.last_modified_time = utcnow()
+                failed.append(job.processing_job_name)
+        return failed

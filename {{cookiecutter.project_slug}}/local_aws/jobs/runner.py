@@ -20,7 +20,6 @@ import subprocess
 import threading
 import time
 import traceback
-from pathlib import Path
 
 import boto3
 import psutil
@@ -30,7 +29,7 @@ from moto.core.utils import utcnow
 
 from local_aws.jobs.logs import JobLog
 from local_aws.jobs.s3_transfer import S3Transfer
-from local_aws.jobs.sandbox import Sandbox
+from local_aws.jobs.sandbox import Isolation, Sandbox, detect_isolation
 from local_aws.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,9 @@ class JobExecution:
         self.name = name
         self.request = request
         self.stop_requested = threading.Event()
-        self.sandbox = Sandbox(runner.store.jobs_dir / account_id / region / self.kind / name)
+        self.sandbox = Sandbox(
+            runner.store.jobs_dir / account_id / region / self.kind / name, runner.isolation
+        )
         self.s3 = S3Transfer(account_id, region, runner.store)
         self.log: JobLog | None = None
         self.started = time.monotonic()
@@ -87,6 +88,11 @@ class JobExecution:
         raise NotImplementedError
 
     def on_stopped(self, stopped_by: str) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def fail_interrupted(cls, account_id: str, region: str, backend, reason: str) -> list[str]:
+        """Fail this kind's jobs that were running when the local AWS died; return their names."""
         raise NotImplementedError
 
     # --- shared machinery ---------------------------------------------------------------------
@@ -123,7 +129,7 @@ class JobExecution:
     def execute(self) -> None:
         """Thread body: run the job and record how it ended, whatever happens."""
         try:
-            self.open_log()
+            self.open_log().write(self.sandbox.isolation.describe())
             self.run()
         except JobStopped as stop:
             if self.runner.shutting_down:
@@ -147,6 +153,7 @@ class JobExecution:
 
     def record_failure(self, reason: str) -> None:
         """Record Failed even when recording the usual details (metrics, secondary status) fails."""
+        reason = self.sandbox.shown(reason)
         try:
             self.on_failed(reason)
         except Exception:
@@ -164,12 +171,16 @@ class JobExecution:
         if completed and not KEEP_SANDBOXES:
             shutil.rmtree(self.sandbox.root, ignore_errors=True)
 
-    def run_process(self, argv: list[str], env: dict[str, str], cwd: Path) -> int:
-        """Run the job's command; stream its output to the log; enforce stop and max runtime."""
+    def run_process(self, argv: list[str], env: dict[str, str], workdir: str | None = None) -> int:
+        """Run the container command ``argv`` (in ``workdir``, a container path) in the sandbox.
+
+        Streams its output to the log; enforces stop and max runtime.
+        """
         deadline = self.started + self.max_runtime
+        command, cwd = self.sandbox.command(argv, workdir)
         try:
             process = subprocess.Popen(
-                argv,
+                command,
                 env=env,
                 cwd=cwd,
                 stdout=subprocess.PIPE,
@@ -208,7 +219,7 @@ class JobExecution:
 
     def _pump(self, process: subprocess.Popen) -> None:
         for line in process.stdout:
-            self.log.write(line)
+            self.log.write(self.sandbox.shown(line))
 
     def last_error_line(self) -> str:
         """The script's own error: the last non-empty line it printed (a traceback's last line)."""
@@ -242,9 +253,18 @@ def truncate_reason(reason: str) -> str:
 class JobRunner:
     """Starts job executions in threads and keeps track of their processes."""
 
-    def __init__(self, store: StateStore, endpoint_url: str):
+    def __init__(
+        self,
+        store: StateStore,
+        endpoint_url: str,
+        kinds: tuple[type[JobExecution], ...],
+        isolation: Isolation | None = None,
+    ):
         self.store = store
         self.endpoint_url = endpoint_url
+        self.kinds = kinds
+        #: How jobs see /opt/ml on this machine (a private mount namespace, or path mapping).
+        self.isolation = isolation or detect_isolation()
         self._running: dict[tuple[str, str, str, str], JobExecution] = {}
         self._lock = threading.Lock()
         self.shutting_down = False
@@ -340,26 +360,13 @@ class JobRunner:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(record["pid"], signal.SIGKILL)
             path.unlink(missing_ok=True)
-        reason = INTERRUPTED
         failed = []
         with self.store.lock:
-            for _account, _region, backend in get_backend("sagemaker").iter_backends():
-                now = utcnow()
-                for job in backend.processing_jobs.values():
-                    if job.processing_job_status in ("InProgress", "Stopping"):
-                        job.processing_job_status = "Failed"
-                        job.failure_reason = reason
-                        job.processing_end_time = job.last_modified_time = now
-                        failed.append(job.processing_job_name)
-                for job in backend.training_jobs.values():
-                    if job.training_job_status in ("InProgress", "Stopping"):
-                        job.training_job_status = "Failed"
-                        job.secondary_status = "Failed"
-                        job.failure_reason = reason
-                        job.training_end_time = job.last_modified_time = now
-                        failed.append(job.training_job_name)
+            for account_id, region, backend in get_backend("sagemaker").iter_backends():
+                for kind in self.kinds:
+                    failed += kind.fail_interrupted(account_id, region, backend, INTERRUPTED)
             if failed:
-                self.store.save(["sagemaker"])
+                self.store.save(["sagemaker", "logs"])
         return failed
 
 

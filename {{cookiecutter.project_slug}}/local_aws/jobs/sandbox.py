@@ -1,32 +1,132 @@
 """A job's private copy of the container file system: ``/opt/ml`` and nothing else.
 
 SageMaker containers see their inputs, config and outputs under ``/opt/ml``. A local job gets a
-folder of its own that mirrors that tree, and every ``/opt/ml`` path in the job's command,
-arguments and environment is rewritten to point into it. Jobs need no root, and two jobs running
-at once never see each other's files.
+folder of its own that holds that tree, and sees it in one of two ways:
+
+- **namespace** (Linux with bubblewrap): the job runs in a private mount namespace where its
+  folder *is* ``/opt/ml``. Scripts that open ``/opt/ml/...`` in their own code, as AWS's
+  examples do, work unchanged, and nothing is written to the host's ``/opt``. The rest of the
+  file system stays as it is (``/opt``'s other entries included: CI runners keep Python there),
+  so the job runs this project's interpreter and reaches the local AWS as before.
+- **paths** (elsewhere: macOS, or Linux hosts that restrict unprivileged user namespaces, as
+  Ubuntu 24.04 does by default): every ``/opt/ml`` path in the job's command, arguments and
+  environment is rewritten to point into the folder. Paths a script builds in its own code are
+  not rewritten.
+
+Bubblewrap rather than an overlay: it needs no root and no overlayfs support, and binding one
+folder at ``/opt/ml`` (on a fresh ``/opt`` that re-binds the host's entries) writes nothing to
+the host. ``LOCAL_AWS_JOB_ISOLATION`` chooses: ``auto`` (the default: namespace where it works),
+``namespace`` (refuse to start without it) or ``paths``. Every job's log says which mode it ran
+in, and what the job prints is shown with ``/opt/ml`` paths, never the folder's host path.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-CONTAINER_ROOT = "/opt/ml"
 _CONTAINER_PATH = re.compile(r"(?<![\w/.])/opt/ml(?=/|$|\s|:)")
+ISOLATION_SETTING = "LOCAL_AWS_JOB_ISOLATION"
+NAMESPACE, PATHS = "namespace", "paths"
+
+
+class IsolationError(RuntimeError):
+    """``LOCAL_AWS_JOB_ISOLATION`` asks for a mode this machine cannot give."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How jobs see ``/opt/ml`` on this machine, and why."""
+
+    mode: str
+    reason: str
+    bwrap: str | None = None
+
+    def describe(self) -> str:
+        if self.mode == NAMESPACE:
+            return "Job runs with its own /opt/ml, in a private mount namespace (bubblewrap)"
+        return (
+            f"Job runs with /opt/ml mapped to its sandbox folder in its command, arguments and "
+            f"environment only ({self.reason}); paths a script builds itself are not mapped"
+        )
+
+
+@functools.cache
+def detect_isolation(setting: str | None = None) -> Isolation:
+    """The isolation ``setting`` (default: ``$LOCAL_AWS_JOB_ISOLATION`` or ``auto``) gives here."""
+    setting = (setting or os.environ.get(ISOLATION_SETTING) or "auto").lower()
+    if setting not in ("auto", NAMESPACE, PATHS):
+        raise IsolationError(
+            f"{ISOLATION_SETTING}={setting!r} is not a job isolation mode; expected auto, "
+            f"{NAMESPACE} or {PATHS}"
+        )
+    if setting == PATHS:
+        return Isolation(PATHS, f"{ISOLATION_SETTING}={PATHS}")
+    bwrap, problem = shutil.which("bwrap"), None
+    if not sys.platform.startswith("linux"):
+        problem = f"mount namespaces are Linux's; this is {sys.platform}"
+    elif not bwrap:
+        problem = "bubblewrap is not installed (Debian and Ubuntu: apt-get install bubblewrap)"
+    elif not Path("/opt").is_dir():
+        problem = "this machine has no /opt folder to give jobs their /opt/ml in"
+    else:
+        problem = _probe(bwrap)
+    if problem is None:
+        return Isolation(NAMESPACE, "", bwrap)
+    if setting == NAMESPACE:
+        raise IsolationError(f"{ISOLATION_SETTING}={NAMESPACE}, but {problem}")
+    return Isolation(PATHS, problem)
+
+
+def _probe(bwrap: str) -> str | None:
+    """Why bubblewrap cannot give a job its own ``/opt/ml`` here, or None when it can."""
+    with tempfile.TemporaryDirectory(prefix="local-aws-probe-") as folder:
+        Path(folder, "probe").write_text("ok")
+        command = [bwrap, *_namespace_arguments(Path(folder)), "cat", "/opt/ml/probe"]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"bubblewrap did not run: {error}"
+    if result.returncode == 0 and result.stdout == "ok":
+        return None
+    detail = " ".join(result.stderr.split()) or f"exit status {result.returncode}"
+    return (
+        f"bubblewrap cannot create a mount namespace here ({detail}); hosts that restrict "
+        "unprivileged user namespaces (Ubuntu 24.04 by default) need an AppArmor profile "
+        "for bwrap"
+    )
+
+
+def _namespace_arguments(opt_ml: Path) -> list[str]:
+    """bubblewrap's mounts: the host as it is, but a fresh ``/opt`` holding ``opt_ml`` as ml."""
+    arguments = ["--bind", "/", "/", "--tmpfs", "/opt"]
+    for entry in sorted(Path("/opt").iterdir()):
+        if entry.name == "ml":
+            continue
+        if entry.is_symlink():
+            arguments += ["--symlink", os.readlink(entry), str(entry)]
+        else:
+            arguments += ["--bind", str(entry), str(entry)]
+    return [*arguments, "--bind", str(opt_ml), "/opt/ml", "--die-with-parent"]
 
 
 class Sandbox:
     """One job's folder: ``<root>/opt/ml/...``, its own ``tmp`` and a ``bin`` for python."""
 
-    def __init__(self, root: Path):
-        self.root = root
-        self.opt_ml = root / "opt" / "ml"
-        self.bin = root / "bin"
-        self.tmp = root / "tmp"
+    def __init__(self, root: Path, isolation: Isolation):
+        self.root = Path(root).absolute()
+        self.opt_ml = self.root / "opt" / "ml"
+        self.bin = self.root / "bin"
+        self.tmp = self.root / "tmp"
+        self.isolation = isolation
 
     def create(self) -> Sandbox:
         if self.root.exists():
@@ -43,11 +143,30 @@ class Sandbox:
 
     def host_path(self, container_path: str) -> Path:
         """Where a container path such as ``/opt/ml/processing/input`` lives on this machine."""
-        return Path(self.map(container_path))
+        return Path(_CONTAINER_PATH.sub(_replacement(self.opt_ml), container_path))
 
-    def map(self, text: str) -> str:
-        """Rewrite every ``/opt/ml`` path inside ``text`` to the sandbox's copy."""
-        return _CONTAINER_PATH.sub(str(self.opt_ml).replace("\\", "\\\\"), text)
+    def container_text(self, text: str) -> str:
+        """``text`` (an argument, a variable) as the job must get it to reach its ``/opt/ml``."""
+        if self.isolation.mode == NAMESPACE:
+            return text
+        return _CONTAINER_PATH.sub(_replacement(self.opt_ml), text)
+
+    def shown(self, text: str) -> str:
+        """``text`` (a log line, an error) with the sandbox's host paths back as ``/opt/ml``."""
+        return text.replace(str(self.opt_ml), "/opt/ml")
+
+    def command(self, argv: list[str], workdir: str | None = None) -> tuple[list[str], Path]:
+        """The process to start for the container command ``argv``, and its host working folder.
+
+        ``workdir`` is the container's working directory (a ``/opt/ml`` path); without it the
+        job starts in its sandbox folder.
+        """
+        cwd = self.host_path(workdir) if workdir else self.root
+        if self.isolation.mode != NAMESPACE:
+            return [self.container_text(part) for part in argv], cwd
+        chdir = ["--chdir", workdir] if workdir else []
+        wrapped = [self.isolation.bwrap, *_namespace_arguments(self.opt_ml), *chdir, "--", *argv]
+        return wrapped, cwd
 
     def write_json(self, container_path: str, document: object) -> None:
         path = self.host_path(container_path)
@@ -63,5 +182,9 @@ class Sandbox:
             "TMPDIR": str(self.tmp),
             "PYTHONUNBUFFERED": "1",
         }
-        env.update({key: self.map(value) for key, value in extra.items()})
+        env.update({key: self.container_text(value) for key, value in extra.items()})
         return env
+
+
+def _replacement(folder: Path) -> str:
+    return str(folder).replace("\\", "\\\\")

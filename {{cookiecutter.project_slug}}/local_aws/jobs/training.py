@@ -9,7 +9,8 @@ as in a framework container. Afterwards ``/opt/ml/model`` becomes
 ``/opt/ml/output/failure`` becomes the ``FailureReason``; the log is searched with the job's
 ``MetricDefinitions`` for ``FinalMetricDataList``. Status moves through SageMaker's secondary
 statuses: Starting, Downloading, Training, Uploading, then Completed, Failed, Stopped or
-MaxRuntimeExceeded.
+MaxRuntimeExceeded. A job never ends Completed without its script having run: the toolkit must
+have reported success (``/opt/ml/output/success``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from local_aws.jobs.runner import JobError, JobExecution, truncate_reason
 from local_aws.jobs.s3_transfer import S3LocationError
 from local_aws.validation import compile_pattern
 
+#: The container command when the request names none: the SageMaker training toolkit.
+TOOLKIT_COMMAND = [sys.executable, "-m", "sagemaker_training.cli.train"]
+ENDED = ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded")
 STATUS_MESSAGES = {
     "Starting": "Preparing the instances for training",
     "Downloading": "Downloading input data",
@@ -47,18 +51,7 @@ class TrainingExecution(JobExecution):
 
     def secondary(self, status: str, message: str | None = None, **attributes) -> None:
         """Move to a secondary status, closing the previous transition as SageMaker does."""
-        now = utcnow()
-        transitions = [dict(t) for t in self.fake().secondary_status_transitions]
-        if transitions and "EndTime" not in transitions[-1]:
-            transitions[-1]["EndTime"] = now
-        entry = {
-            "Status": status,
-            "StartTime": now,
-            "StatusMessage": message or STATUS_MESSAGES[status],
-        }
-        if status in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
-            entry["EndTime"] = now
-        transitions.append(entry)
+        transitions = _transitions_to(self.fake(), status, message)
         self.update(secondary_status=status, secondary_status_transitions=transitions, **attributes)
 
     def run(self) -> None:
@@ -109,12 +102,9 @@ class TrainingExecution(JobExecution):
 
         self.secondary("Training")
         algorithm = self.request["AlgorithmSpecification"]
-        command = algorithm.get("ContainerEntrypoint") or [
-            sys.executable,
-            "-m",
-            "sagemaker_training.cli.train",
-        ]
-        argv = [sandbox.map(part) for part in command + algorithm.get("ContainerArguments", [])]
+        uses_toolkit = not algorithm.get("ContainerEntrypoint")
+        command = TOOLKIT_COMMAND if uses_toolkit else algorithm["ContainerEntrypoint"]
+        argv = command + algorithm.get("ContainerArguments", [])
         env = sandbox.environment(
             {
                 **self.credentials(),
@@ -127,10 +117,18 @@ class TrainingExecution(JobExecution):
                 "SM_STUDIO_LOCAL_MODE": "true",
             }
         )
-        exit_code = self.run_process(argv, env, cwd=sandbox.host_path("/opt/ml/code"))
+        exit_code = self.run_process(argv, env, workdir="/opt/ml/code")
         metrics = self.final_metrics()
         if exit_code != 0:
             raise JobError(f"AlgorithmError: {self.failure_detail()}, exit code: {exit_code}")
+        success = sandbox.host_path("/opt/ml/output/success")
+        if uses_toolkit and not success.exists():
+            # The toolkit exits 0 even when it cannot read its own configuration (it exits from
+            # a `finally`); in a container that cannot happen, so it must not pass here either.
+            raise JobError(
+                "AlgorithmError: the training toolkit exited without running the training script "
+                f"or reporting success (no /opt/ml/output/success): {self.last_error_line()}"
+            )
 
         self.secondary("Uploading")
         output_path = self.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
@@ -182,27 +180,8 @@ class TrainingExecution(JobExecution):
 
     def final_metrics(self) -> list[dict]:
         """The last value each ``MetricDefinitions`` regex found in the log."""
-        found = {}
         definitions = self.request["AlgorithmSpecification"].get("MetricDefinitions", [])
-        patterns = []
-        for definition in definitions:
-            pattern = _metric_pattern(definition["Regex"])
-            if pattern is None:
-                self.log.write(f"Metric {definition['Name']!r}: regex not understood, not parsed")
-            else:
-                patterns.append((definition["Name"], pattern))
-        for line in self.log.lines:
-            for name, pattern in patterns:
-                match = pattern.search(line)
-                if match:
-                    try:
-                        found[name] = float(match.group(1))
-                    except (IndexError, ValueError):
-                        continue
-        now = utcnow()
-        return [
-            {"MetricName": name, "Value": value, "Timestamp": now} for name, value in found.items()
-        ]
+        return final_metrics(definitions, self.log.lines, report=self.log.write)
 
     def on_failed(self, reason: str) -> None:
         reason = truncate_reason(reason)
@@ -223,6 +202,69 @@ class TrainingExecution(JobExecution):
             training_end_time=utcnow(),
             final_metric_data_list=self.final_metrics(),
         )
+
+    @classmethod
+    def fail_interrupted(cls, account_id: str, region: str, backend, reason: str) -> list[str]:
+        """As after any failure: a Failed transition, an end time and the metrics logged so far."""
+        failed = []
+        logs = get_backend("logs")[account_id][region].groups.get(cls.log_group)
+        for job in backend.training_jobs.values():
+            if job.training_job_status not in ("InProgress", "Stopping"):
+                continue
+            lines = []
+            for name, stream in sorted(logs.streams.items() if logs else []):
+                if name.startswith(f"{job.training_job_name}/"):
+                    lines += [event.message for event in stream.events]
+            definitions = (job.algorithm_specification or {}).get("MetricDefinitions", [])
+            now = utcnow()
+            job.secondary_status_transitions = _transitions_to(
+                job, "Failed", f"Training job failed. Reason: {reason}"[:1024]
+            )
+            job.secondary_status = job.training_job_status = "Failed"
+            job.failure_reason = reason
+            job.final_metric_data_list = final_metrics(definitions, lines)
+            job.training_end_time = job.last_modified_time = now
+            failed.append(job.training_job_name)
+        return failed
+
+
+def _transitions_to(job, status: str, message: str | None = None) -> list[dict]:
+    """``job``'s secondary status transitions, the last one closed and ``status`` added."""
+    now = utcnow()
+    transitions = [dict(t) for t in job.secondary_status_transitions or []]
+    if transitions and "EndTime" not in transitions[-1]:
+        transitions[-1]["EndTime"] = now
+    entry = {
+        "Status": status,
+        "StartTime": now,
+        "StatusMessage": message or STATUS_MESSAGES[status],
+    }
+    if status in ENDED:
+        entry["EndTime"] = now
+    return [*transitions, entry]
+
+
+def final_metrics(definitions: list[dict], lines: list[str], report=None) -> list[dict]:
+    """``FinalMetricDataList``: the last value each definition's regex finds in ``lines``."""
+    patterns = []
+    for definition in definitions:
+        pattern = _metric_pattern(definition["Regex"])
+        if pattern is None:
+            if report:
+                report(f"Metric {definition['Name']!r}: regex not understood, not parsed")
+        else:
+            patterns.append((definition["Name"], pattern))
+    found = {}
+    for line in lines:
+        for name, pattern in patterns:
+            match = pattern.search(line)
+            if match:
+                try:
+                    found[name] = float(match.group(1))
+                except (IndexError, ValueError):
+                    continue
+    now = utcnow()
+    return [{"MetricName": name, "Value": value, "Timestamp": now} for name, value in found.items()]
 
 
 def _metric_pattern(text: str):

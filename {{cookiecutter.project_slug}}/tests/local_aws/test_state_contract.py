@@ -10,7 +10,15 @@ import psutil
 import pytest
 
 from local_aws.process import LocalAWSError, LocalAWSProcess
-from tests.support import ACCOUNTS, PROJECT_ROOT, REGION, SAGEMAKER_TRUST, create_bucket, wait
+from tests.support import (
+    ACCOUNTS,
+    PROJECT_ROOT,
+    REGION,
+    SAGEMAKER_TRUST,
+    create_bucket,
+    source_tarball,
+    wait,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -173,6 +181,70 @@ def test_a_finished_jobs_outputs_survive_a_kill_9(server):
     )
     body = s3.get_object(Bucket="outputs-bucket", Key="result/result.txt")["Body"].read()
     assert body == b"done"
+
+
+def test_a_training_job_interrupted_by_kill_9_ends_failed_with_its_logged_metrics(server):
+    """As after any failure: a closed Failed transition, an end time, the metrics logged."""
+    s3, sm = client(server, "s3"), client(server, "sagemaker")
+    create_bucket(s3, "kill-training")
+    script = b"import time\nfor i in range(3):\n    print(f'loss: 0.{9 - i}', flush=True)\n"
+    s3.put_object(
+        Bucket="kill-training",
+        Key="code/source.tar.gz",
+        Body=source_tarball(script + b"time.sleep(120)\n"),
+    )
+    s3.put_object(Bucket="kill-training", Key="data/a.csv", Body=b"a\n1\n")
+    sm.create_training_job(
+        TrainingJobName="killed",
+        RoleArn=role(server),
+        AlgorithmSpecification={
+            "TrainingImage": "111111111111.dkr.ecr.us-east-1.amazonaws.com/jobs:latest",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "loss", "Regex": "loss: ([0-9.]+)"}],
+        },
+        HyperParameters={
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": '"s3://kill-training/code/source.tar.gz"',
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://kill-training/data/"}
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": "s3://kill-training/models"},
+        ResourceConfig={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    wait_for_log_line(client(server, "logs"), "killed", "loss: 0.7")
+    time.sleep(1.5)  # the log reaches the state on disk at least once a second
+
+    server.kill()
+    server.start()
+
+    job = client(server, "sagemaker").describe_training_job(TrainingJobName="killed")
+    transitions = job["SecondaryStatusTransitions"]
+    assert job["TrainingJobStatus"] == job["SecondaryStatus"] == "Failed"
+    assert "stopped while this job was running" in job["FailureReason"]
+    assert job["TrainingEndTime"] >= job["TrainingStartTime"]
+    assert [t["Status"] for t in transitions][-2:] == ["Training", "Failed"]
+    assert all("EndTime" in transition for transition in transitions)
+    assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("loss", 0.7)]
+
+
+def wait_for_log_line(logs, job_name: str, text: str, timeout: float = 60) -> None:
+    group = "/aws/sagemaker/TrainingJobs"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=job_name)
+        for stream in streams.get("logStreams", []):
+            events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])
+            if any(text in event["message"] for event in events["events"]):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared in the log of {job_name}")
 
 
 def test_state_from_an_incompatible_version_is_refused_with_a_clear_message(server):
