@@ -3,10 +3,13 @@
     make demo                      # generated sample data ([data] sample_rows rows)
     make demo DATA=path/to/my.csv  # your own table (see "Use your own data" in the README)
 
-Prints what happened — data checks, metrics, the gate's decision, the model package and its
-approval status, where the reports are — and writes it to ``build/demo-summary.json``. Exits
-non-zero, saying why, when the run fails. The local AWS it starts is stopped at the end; its
-state stays in ``.local-aws/`` for inspection (``make local-aws`` serves it again).
+The run trains on that one file, uploaded to a prefix of its own
+(``s3://<bucket>/<slug>/data/uploads/<time>/``), not on the raw-data prefix that scheduled runs
+take whole. Prints what happened — data checks, metrics, the gate's decision, the model package
+and its approval status, where the reports are — and writes it to ``build/demo-summary.json``.
+Exits non-zero, saying why, when the run fails. The local AWS it starts is stopped at the end;
+its state stays in ``.local-aws/`` for inspection (``make local-aws`` serves it again). A local
+AWS already serving on the port is used only if it is this project's.
 """
 
 from __future__ import annotations
@@ -16,15 +19,14 @@ import json
 import sys
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}_pipeline.config import HIGHER_IS_BETTER
-
 from tools.local_run import (
     AWS,
+    ForeignLocalAWSError,
     generate_sample_data,
     local_aws,
     prepare_account,
     run_training,
-    upload_training_data,
+    upload_table,
 )
 from tools.project import PROJECT_ROOT, config
 
@@ -47,16 +49,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.data is not None and not args.data.is_file():
         print(f"error: DATA={args.data} is not a file", file=sys.stderr)
         return 2
-    data = args.data or generate_sample_data(
-        PROJECT_ROOT / "build" / "sample-data.csv", args.rows or cfg.data["sample_rows"]
-    )
-
-    with local_aws(args.state_dir) as endpoint_url:
-        aws = AWS(endpoint_url)
-        inbox = prepare_account(aws)
-        raw_data_uri = upload_training_data(aws, data)
-        print(f"Training data: {raw_data_uri}", flush=True)
-        outcome = run_training(aws, inbox, args.airflow_home, conf={"raw_data_uri": raw_data_uri})
+    try:
+        with local_aws(args.state_dir) as endpoint_url:
+            data = args.data or generate_sample_data(
+                PROJECT_ROOT / "build" / "sample-data.csv", args.rows or cfg.data["sample_rows"]
+            )
+            aws = AWS(endpoint_url)
+            inbox = prepare_account(aws)
+            raw_data_uri = upload_table(aws, data)
+            print(f"Training data: {raw_data_uri}", flush=True)
+            outcome = run_training(
+                aws, inbox, args.airflow_home, conf={"raw_data_uri": raw_data_uri}
+            )
+    except ForeignLocalAWSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     report = {
         "state": outcome.state,
@@ -83,10 +90,11 @@ def render(report: dict) -> str:
                 f"  data checks ({name}): {check['successful_expectations']}/"
                 f"{check['evaluated_expectations']} expectations met"
             )
+        gate_metrics = {metric.name for metric in config().metrics if metric.gates}
         metrics = ", ".join(
             f"{name} {value:.4g}"
             for name, value in sorted(summary["metrics"].items())
-            if name in HIGHER_IS_BETTER
+            if name in gate_metrics
         )
         lines += [
             f"  metrics: {metrics}",

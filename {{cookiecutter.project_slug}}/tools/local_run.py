@@ -4,6 +4,10 @@ Starts (or reuses) the local AWS, deploys the infrastructure template to it, upl
 data, runs the training DAG to the end with ``dag.test()`` and collects what happened: the DAG
 run's state, the SNS notification the pipeline published (success or the reason it failed) and
 the run's ``summary.json``.
+
+A local AWS already serving on the configured port is reused only when it is this project's:
+its health route names its state folder, and another one is refused, saying how to move the
+port (``LOCAL_AWS_PORT``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote_plus, urlparse
 
@@ -28,24 +32,56 @@ from tools.airflow_env import airflow_environment, migrate_database
 from tools.project import PROJECT_ROOT, config
 
 INBOX_QUEUE_SUFFIX = "-notifications-inbox"
+#: Where ``make demo DATA=...`` puts a table: below the project's data, beside the raw-data
+#: prefix, never in it, so scheduled runs (which train on the whole prefix) never take it.
+UPLOADS_PREFIX = "data/uploads"
 
 
-def local_aws_is_serving(endpoint_url: str) -> bool:
+class ForeignLocalAWSError(RuntimeError):
+    """The local AWS on the configured port keeps its state in another folder."""
+
+
+def local_aws_health(endpoint_url: str) -> dict | None:
+    """What the local AWS at ``endpoint_url`` says of itself, or None if none answers."""
     try:
         with urllib.request.urlopen(endpoint_url + HEALTH_PATH, timeout=1) as response:
-            return response.status == 200
-    except OSError:
+            return json.load(response) if response.status == 200 else None
+    except (OSError, ValueError):
+        return None
+
+
+def local_aws_is_ours(endpoint_url: str, state_dir: Path) -> bool:
+    """Whether this project's local AWS (state in ``state_dir``) serves at ``endpoint_url``.
+
+    False when none serves there; ``ForeignLocalAWSError`` when another one does.
+    """
+    health = local_aws_health(endpoint_url)
+    if health is None:
         return False
+    if health.get("state_dir") == str(state_dir.absolute()):
+        return True
+    owner = (
+        f"{health['project_root']} (state in {health['state_dir']})"
+        if health.get("project_root")
+        else "a folder it does not name (an older local AWS)"
+    )
+    port = urlparse(endpoint_url).port
+    raise ForeignLocalAWSError(
+        f"the local AWS on {endpoint_url} belongs to {owner}, not to this project (state in "
+        f"{state_dir.absolute()}). Stop it (Ctrl-C where `make local-aws` runs, or `make "
+        f"airflow-stop` in its project), or give this project another port for every command: "
+        f"export LOCAL_AWS_PORT={port + 1}"
+    )
 
 
 @contextlib.contextmanager
 def local_aws(state_dir: Path, endpoint_url: str | None = None):
-    """The local AWS at ``endpoint_url`` if one serves there already, else one started here.
+    """This project's local AWS at ``endpoint_url`` if it serves already, else one started here.
 
     One started here is stopped on exit; its state stays on disk for inspection.
     """
     endpoint_url = endpoint_url or config().env.endpoint_url
-    if local_aws_is_serving(endpoint_url):
+    if local_aws_is_ours(endpoint_url, state_dir):
         yield endpoint_url
         return
     process = LocalAWSProcess(
@@ -99,7 +135,7 @@ def prepare_account(aws: AWS) -> str:
 
 
 def upload_training_data(aws: AWS, source: Path, name: str | None = None) -> str:
-    """Put a CSV under the raw-data prefix; return its S3 URI."""
+    """Put a CSV under the raw-data prefix, where scheduled runs train on it; return its URI."""
     cfg = config()
     bucket, prefix = cfg.raw_data_uri.removeprefix("s3://").split("/", 1)
     key = prefix + (name or source.name)
@@ -107,6 +143,20 @@ def upload_training_data(aws: AWS, source: Path, name: str | None = None) -> str
     # This run trains on the object right away: the announcement queued for the asset watcher
     # would only start a second run of the same data when Airflow's triggerer next polls.
     consume_announcement(aws, cfg.data["raw_data_queue"], key)
+    return f"s3://{bucket}/{key}"
+
+
+def upload_table(aws: AWS, source: Path) -> str:
+    """Put a table of one's own under an upload prefix of its own; return its S3 URI.
+
+    ``s3://<bucket>/<slug>/data/uploads/<UTC time>/<file>``: a run given this URI trains on this
+    file alone, and nothing that lands here starts a run or joins a scheduled one.
+    """
+    cfg = config()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    bucket, root = cfg.artifact_root.removeprefix("s3://").split("/", 1)
+    key = f"{root}/{UPLOADS_PREFIX}/{stamp}/{source.name}"
+    aws.client("s3").upload_file(str(source), bucket, key)
     return f"s3://{bucket}/{key}"
 
 

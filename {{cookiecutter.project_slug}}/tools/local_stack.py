@@ -1,13 +1,14 @@
 """``make airflow``: Airflow 3 on this machine, driving the local AWS, until ``make airflow-stop``.
 
-    make airflow        # python -m tools.local_stack start [--port 8080]
+    make airflow        # python -m tools.local_stack start [--port 8080] (AIRFLOW_PORT=n)
     make airflow-stop   # python -m tools.local_stack stop
 
 ``start`` runs in the background what any Airflow deployment runs — the API server (UI and REST
 API), the scheduler (LocalExecutor), the DAG processor and the triggerer — against:
 
-- the local AWS serving on the config's endpoint (``[environments.local] endpoint_url``), or,
-  when none serves there, one started here with its state in ``.local-aws/``;
+- this project's local AWS serving on the config's endpoint (``[environments.local]
+  endpoint_url``, whose port ``LOCAL_AWS_PORT`` moves), or, when none serves there, one started
+  here with its state in ``.local-aws/`` (another project's is refused);
 - the pipeline's infrastructure deployed to it (``tools.infrastructure``), and the sample data
   ``make demo`` uses under the raw-data prefix while that prefix is empty, so the first run has
   something to train on;
@@ -56,7 +57,7 @@ from tools.airflow_env import (
 from tools.local_run import (
     AWS,
     generate_sample_data,
-    local_aws_is_serving,
+    local_aws_is_ours,
     upload_training_data,
 )
 from tools.project import PROJECT_ROOT, config
@@ -263,7 +264,7 @@ class LocalStack:
         self._record(Started(name, child.pid, psutil.Process(child.pid).create_time()))
 
     def _start_local_aws(self) -> None:
-        if local_aws_is_serving(self.endpoint_url):
+        if local_aws_is_ours(self.endpoint_url, self.state_dir):
             return
         process = LocalAWSProcess(
             state_dir=self.state_dir,

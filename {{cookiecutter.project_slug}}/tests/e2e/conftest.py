@@ -61,6 +61,7 @@ def airflow(tmp_path_factory) -> Iterator[Airflow]:
             tmp / "airflow-home",
             port=free_port(),
             endpoint_url=aws_process.endpoint_url,
+            state_dir=aws_process.state_dir,
             dags_folder=bundle / "dags",
             plugins_folder=bundle / "plugins",
         )
