@@ -3,11 +3,13 @@
 Standard library only: cookiecutter often runs from an environment of its own.
 """
 
+import csv
 import json
 import keyword
 import math
 import re
 import sys
+from pathlib import Path
 
 # Every region of the aws, aws-cn and aws-us-gov partitions in botocore 1.43.117's
 # botocore/data/endpoints.json, read on 2026-11-26.
@@ -45,28 +47,52 @@ PROJECT_MODULES = frozenset(
         "pyarrow", "pytest", "regex", "sagemaker", "sagemaker_training", "scipy", "shap",
         "sklearn", "test", "werkzeug", "xgboost",
         # script mode imports the package's modules by their own names (train.py: features)
-        "features",
+        "features", "metrics",
     }
 )  # fmt: skip
 
-# The gate's metric for each problem type, and the thresholds that make sense for it.
-PROBABILITY = ("from 0 to 1", lambda threshold: 0 <= threshold <= 1)
-ERROR = ("greater than 0", lambda threshold: threshold > 0)
-METRICS = {
-    "binary_classification": {
-        "auc": PROBABILITY,
-        "f1": PROBABILITY,
-        "accuracy": PROBABILITY,
-        "precision": PROBABILITY,
-        "recall": PROBABILITY,
-    },
-    "regression": {
-        "rmse": ERROR,
-        "mae": ERROR,
-        "mse": ERROR,
-        "r2": ("at most 1", lambda threshold: threshold <= 1),
-    },
-}
+# The gate's metrics of each problem type, and the thresholds that make sense for each, come
+# from the metric table the generated package carries: the file the pipeline and train.py read.
+METRIC_TABLE = (
+    Path(r"{{ cookiecutter._repo_dir }}")
+    / "{% raw %}{{cookiecutter.project_slug}}/{{cookiecutter.package_name}}{% endraw %}"
+    / "metrics.csv"
+)
+INTERVAL = re.compile(r"(?P<open>[\[(])(?P<low>[^,]+),\s*(?P<high>[^\])]+)(?P<close>[\])])")
+
+
+def threshold_range(text: str) -> tuple[str, object]:
+    """``[0, 1]``, ``(0, inf)``, ``(-inf, 1]``: the words for it and a test of a threshold."""
+    match = INTERVAL.fullmatch(text.strip())
+    low, high = float(match["low"]), float(match["high"])
+    closed_low, closed_high = match["open"] == "[", match["close"] == "]"
+    if math.isinf(low):
+        words = f"{'at most' if closed_high else 'below'} {match['high']}"
+    elif math.isinf(high):
+        words = f"{'at least' if closed_low else 'greater than'} {match['low']}"
+    else:
+        words = f"from {match['low']} to {match['high']}"
+
+    def holds(value: float) -> bool:
+        above = value >= low if closed_low else value > low
+        below = value <= high if closed_high else value < high
+        return above and below
+
+    return words, holds
+
+
+def read_metrics(path: Path) -> dict[str, dict[str, tuple[str, object]]]:
+    """``{problem type: {gate metric: (allowed thresholds in words, test)}}``."""
+    metrics: dict[str, dict[str, tuple[str, object]]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            gates = metrics.setdefault(row["problem_type"], {})
+            if row["gate_range"]:
+                gates[row["name"]] = threshold_range(row["gate_range"])
+    return metrics
+
+
+METRICS = read_metrics(METRIC_TABLE)
 
 # Airflow 3's presets that repeat; "none" turns the schedule off (triggered runs only).
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")

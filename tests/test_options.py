@@ -1,5 +1,6 @@
 """The template's options: a bad answer stops the bake with one clear line; good answers bake."""
 
+import csv
 import importlib.util
 import json
 import re
@@ -255,7 +256,7 @@ def defaults(template: Path) -> dict:
 @pytest.fixture(scope="session")
 def hook(template: Path, defaults: dict, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     """The pre-generation hook as cookiecutter renders it, imported as a module."""
-    context = {"cookiecutter": defaults}
+    context = {"cookiecutter": {**defaults, "_repo_dir": str(template)}}
     source = (template / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
     rendered = tmp_path_factory.mktemp("hooks") / "pre_gen_project.py"
     rendered.write_text(
@@ -508,3 +509,29 @@ def test_options_table_check_shows_what_is_stale_and_a_rewrite_fixes_it(template
     assert readme.read_text().startswith("# Title\n\nIntro.\n\n<!-- options:start -->\n| Option |")
     assert readme.read_text().endswith("<!-- options:end -->\nEnd.\n")
     assert subprocess.run([*script, "--check"], check=False).returncode == 0
+
+
+def test_metric_choices_come_from_the_generated_packages_metric_table(hook, template, options):
+    """One table of metrics: the hook reads the file the pipeline and train.py read."""
+    [table] = template.glob("{{*/{{*/metrics.csv")
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    gates = {
+        problem_type: [
+            row["name"] for row in rows if row["problem_type"] == problem_type and row["gate_range"]
+        ]
+        for problem_type in options["problem_type"]
+    }
+
+    assert {problem_type: list(metrics) for problem_type, metrics in hook.METRICS.items()} == gates
+    help_text = options["__prompts__"]["primary_metric"]
+    for problem_type, names in gates.items():
+        listed = re.search(rf"([a-z0-9, ]+) for {problem_type}", help_text).group(1)
+        assert sorted(re.findall(r"[a-z0-9]+", listed.replace(" or ", ", "))) == sorted(names)
+
+
+def test_the_local_aws_says_it_is_this_release_of_the_template(template):
+    version = re.search(r'^version = "(.+)"', (template / "pyproject.toml").read_text(), re.M)
+    [init] = template.glob("{{*/local_aws/__init__.py")
+
+    assert f'__version__ = "{version.group(1)}"' in init.read_text()

@@ -46,6 +46,7 @@ from {{ cookiecutter.package_name }}_pipeline.operators import (
     RunScopedProcessingOperator,
     RunScopedTrainingOperator,
 )
+from {{ cookiecutter.package_name }}_pipeline.registry import model_kind
 from {{ cookiecutter.package_name }}_pipeline.reports import EVALUATION_REPORT, data_docs_report
 from {{ cookiecutter.package_name }}_pipeline.runs import RUN_INPUTS_TASK, Run
 
@@ -108,7 +109,7 @@ with DAG(
             None,
             type=["null", "number"],
             description=(
-                f"Override the gate's threshold for {config.primary_metric} "
+                f"Override the gate's threshold for {config.primary_metric.name} "
                 f"(default {config.training['metric_threshold']})"
             ),
         ),
@@ -188,6 +189,7 @@ with DAG(
         task_id="register_model",
         request=describe_model_version(code, decision),
         package_group_name=config.registry["model_package_group"],
+        model_kind=model_kind(config),
         aws_conn_id=env.aws_conn_id,
         region_name=env.region,
     )

@@ -26,6 +26,8 @@ def stack_parameters(config) -> list[dict]:
         "TopicName": config.section("notifications")["topic_name"],
         "SageMakerRoleName": config.env.role_name,
         "ModelPackageGroupName": config.registry["model_package_group"],
+        "ProblemType": config.problem_type,
+        "TargetColumn": config.data["target_column"],
     }
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
 

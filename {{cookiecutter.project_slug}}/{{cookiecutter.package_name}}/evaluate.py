@@ -28,8 +28,8 @@ from sklearn import metrics
 from . import exit_message
 from .features import read_csv_dir
 from .inference import model_fn, predict_fn
+from .metrics import PROBLEM_TYPES
 
-PROBLEM_TYPES = ("binary_classification", "regression")
 THRESHOLD = 0.5
 SPREAD_MIN_ROWS, SPREAD_SAMPLES, SPREAD_FRACTION = 200, 5, 0.8
 CURVE_POINTS = 200

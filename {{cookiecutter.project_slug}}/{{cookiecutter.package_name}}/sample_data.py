@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-PROBLEM_TYPES = ("binary_classification", "regression")
+from .metrics import PROBLEM_TYPES
+
 CONTRACT_TYPES = ("month-to-month", "one-year", "two-year")
 PAYMENT_METHODS = ("card", "bank-transfer", "electronic-check", "mailed-check")
 REGIONS = ("north", "south", "east", "west")

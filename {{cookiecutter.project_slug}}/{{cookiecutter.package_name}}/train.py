@@ -9,9 +9,12 @@ SageMaker's training toolkit runs this file in script mode: hyperparameters arri
     SM_MODEL_DIR           receives xgboost-model.json, feature_transform.json, model_info.json
     SM_OUTPUT_DATA_DIR     receives training_history.json (every metric at every round)
 
-Every round prints XGBoost's evaluation line (``[12]\ttrain-auc:0.91\tvalidation-auc:0.88``)
-and the run ends with a ``best <set>-<metric>=<value>`` line per metric for the kept round.
-The job's ``MetricDefinitions`` (in ``pipeline.toml``) read those lines.
+Every round prints XGBoost's evaluation line (``[12]\ttrain-auc:0.91\tvalidation-auc:0.88``).
+Early stopping watches the validation split's ``early_stopping_metric`` (by default the problem
+type's in ``metrics.csv``: logloss or rmse, which keep improving where AUC saturates on a small
+split), and the model keeps its best round. The run ends by printing that round's evaluation line
+again, so the last value the job's ``MetricDefinitions`` read from the log (SageMaker's final
+metrics) is the kept model's.
 """
 
 import argparse
@@ -23,13 +26,12 @@ import xgboost as xgb
 
 if __package__:
     from .features import FILE_NAME, FeatureTransform, read_csv_dir
+    from .metrics import PROBLEM_TYPES, eval_metrics
 else:  # run as a file by the training toolkit: the package's modules are top-level modules
     from features import FILE_NAME, FeatureTransform, read_csv_dir
+    from metrics import PROBLEM_TYPES, eval_metrics
 
-PROBLEM_TYPES = ("binary_classification", "regression")
 OBJECTIVES = {"binary_classification": "binary:logistic", "regression": "reg:squarederror"}
-# Early stopping watches the last metric of the list on the validation split.
-EVAL_METRICS = {"binary_classification": ["logloss", "auc"], "regression": ["rmse"]}
 HYPERPARAMETERS = {  # name: default, whose type also parses the argument
     "num_round": 500,
     "max_depth": 5,
@@ -37,6 +39,8 @@ HYPERPARAMETERS = {  # name: default, whose type also parses the argument
     "subsample": 0.8,
     "min_child_weight": 1.0,
     "early_stopping_rounds": 20,
+    # "" for the problem type's default in metrics.csv
+    "early_stopping_metric": "",
     "seed": 42,
 }
 
@@ -58,7 +62,11 @@ def train(
         datasets.append((xgb.DMatrix(transform.transform(table), label=table[target_column]), name))
     booster_params = ("max_depth", "eta", "subsample", "min_child_weight", "seed")
     params = {name: hyperparameters[name] for name in booster_params}
-    params |= {"objective": OBJECTIVES[problem_type], "eval_metric": EVAL_METRICS[problem_type]}
+    params |= {
+        "objective": OBJECTIVES[problem_type],
+        # XGBoost stops early on the last of these
+        "eval_metric": eval_metrics(problem_type, hyperparameters["early_stopping_metric"]),
+    }
     history: dict = {}
     booster = xgb.train(
         params,
@@ -96,6 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.early_stopping_rounds < 1:
         parser.error("--early_stopping_rounds must be at least 1: the model keeps its best round")
     hyperparameters = {name: getattr(args, name) for name in HYPERPARAMETERS}
+    try:
+        watched = eval_metrics(args.problem_type, args.early_stopping_metric)[-1]
+    except ValueError as error:
+        parser.error(f"--early_stopping_metric: {error}")
 
     transform = FeatureTransform.load(args.transform / FILE_NAME)
     booster, history = train(
@@ -112,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         for split, metrics in history.items()
         for metric, values in metrics.items()
     }
-    for name, value in best.items():
-        print(f"best {name}={value:.6f} (round {best_round})")
+    print(f"Keeping the model of round {best_round}, the best by validation-{watched}:")
+    print(f"[{best_round}]\t" + "\t".join(f"{name}:{value:.6f}" for name, value in best.items()))
 
     args.model_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(args.model_dir / "xgboost-model.json")
@@ -123,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         "target_column": args.target_column,
         "feature_names": transform.feature_names,
         "best_iteration": best_round,
+        "early_stopping_metric": f"validation-{watched}",
         "best_scores": best,
         "hyperparameters": hyperparameters,
     }

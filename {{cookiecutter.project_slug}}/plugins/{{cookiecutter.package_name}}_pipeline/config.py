@@ -9,25 +9,19 @@ it must not quietly run against the local AWS's endpoint.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .metrics import Metric, read_metric_table
+
 CONFIG_FILE = "pipeline.toml"
-#: Whether a higher value of a metric is better; the gate reads the direction from here.
-HIGHER_IS_BETTER = {
-    "auc": True,
-    "f1": True,
-    "accuracy": True,
-    "precision": True,
-    "recall": True,
-    "r2": True,
-    "rmse": False,
-    "mae": False,
-    "mse": False,
-}
+#: ``${NAME}`` or ``${NAME:-default}`` in an environment's values: a variable of the process
+#: (``LOCAL_AWS_PORT`` moves the local AWS for every command).
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 
 class ConfigError(ValueError):
@@ -162,7 +156,10 @@ class PipelineConfig:
                 f"PIPELINE_ENV={self.environment_name!r} names no [environments.*] section in "
                 f"{self.path}; expected one of {', '.join(sorted(environments))}"
             )
-        merged = _resolve(environments, self.environment_name, seen=())
+        merged = {
+            key: self._expand(key, value)
+            for key, value in _resolve(environments, self.environment_name, seen=()).items()
+        }
         fields = Environment.__dataclass_fields__
         unknown = set(merged) - set(fields)
         if unknown:
@@ -174,12 +171,65 @@ class PipelineConfig:
         except TypeError as error:
             raise ConfigError(f"[environments.{self.environment_name}]: {error}") from None
 
+    def _expand(self, key: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+
+        def variable(match: re.Match) -> str:
+            found = os.environ.get(match["name"]) or match["default"]
+            if found is None:
+                raise ConfigError(
+                    f"{self.path}: [environments.{self.environment_name}] {key} needs the "
+                    f"environment variable {match['name']}, which is not set"
+                )
+            return found
+
+        return _VARIABLE.sub(variable, value)
+
+    @cached_property
+    def metric_table(self) -> list[Metric]:
+        """``<package>/metrics.csv``: every metric the pipeline knows, for every problem type."""
+        path = self.path.parent / self.package / "metrics.csv"
+        try:
+            return read_metric_table(path)
+        except OSError as error:
+            raise ConfigError(f"cannot read the metric table {path}: {error}") from error
+
     @property
-    def primary_metric(self) -> str:
-        metric = self.training["primary_metric"]
-        if metric not in HIGHER_IS_BETTER:
-            raise ConfigError(f"training.primary_metric {metric!r} is not one the gate knows")
-        return metric
+    def problem_type(self) -> str:
+        problem_type = self.data["problem_type"]
+        known = sorted({metric.problem_type for metric in self.metric_table})
+        if problem_type not in known:
+            raise ConfigError(
+                f"{self.path}: [data] problem_type {problem_type!r} is not one the metric table "
+                f"knows; expected one of {', '.join(known)}"
+            )
+        return problem_type
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The metrics of this pipeline's problem type."""
+        return [m for m in self.metric_table if m.problem_type == self.problem_type]
+
+    def metric(self, name: str) -> Metric:
+        """One metric of this pipeline's problem type, by name."""
+        for metric in self.metrics:
+            if metric.name == name:
+                return metric
+        raise ConfigError(f"{name!r} is not a metric of {self.problem_type}")
+
+    @property
+    def primary_metric(self) -> Metric:
+        """The metric the gate checks: one the table lets gate this problem type."""
+        name = self.training["primary_metric"]
+        gates = [metric for metric in self.metrics if metric.gates]
+        for metric in gates:
+            if metric.name == name:
+                return metric
+        raise ConfigError(
+            f"{self.path}: [training] primary_metric {name!r} does not fit [data] problem_type "
+            f"{self.problem_type!r}; expected one of {', '.join(m.name for m in gates)}"
+        )
 
     @property
     def artifact_root(self) -> str:

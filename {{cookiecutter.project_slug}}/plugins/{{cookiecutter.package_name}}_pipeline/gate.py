@@ -1,15 +1,15 @@
 """The evaluation gate: does the model reach the bar to be registered?
 
 Reads SageMaker's model-quality ``evaluation.json`` and compares the primary metric with its
-threshold in the metric's own direction (higher is better for auc, f1, accuracy, precision,
-recall and r2; lower for rmse, mae and mse).
+threshold in the metric's own direction, as the metric table gives it (higher is better for auc,
+f1, accuracy, precision, recall and r2; lower for rmse, mae and mse).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from .config import HIGHER_IS_BETTER
+from .metrics import Metric
 
 METRIC_SECTIONS = ("binary_classification_metrics", "regression_metrics")
 
@@ -23,15 +23,21 @@ class GateDecision:
     metric: str
     value: float
     threshold: float
+    higher_is_better: bool
     passed: bool
 
     @property
     def message(self) -> str:
-        if self.passed:
-            relation = "reaches"
-        else:
-            relation = "is below" if HIGHER_IS_BETTER[self.metric] else "is above"
+        worse = "is below" if self.higher_is_better else "is above"
+        relation = "reaches" if self.passed else worse
         return f"{self.metric} {self.value:.4g} {relation} the threshold {self.threshold:g}"
+
+    def to_xcom(self) -> dict:
+        return {**asdict(self), "message": self.message}
+
+    @classmethod
+    def from_xcom(cls, value: dict) -> GateDecision:
+        return cls(**{name: value[name] for name in cls.__dataclass_fields__})
 
 
 def metric_value(evaluation: dict, metric: str) -> float:
@@ -42,7 +48,13 @@ def metric_value(evaluation: dict, metric: str) -> float:
     raise EvaluationError(f"evaluation.json has no metric {metric!r}; it has {sorted(found)}")
 
 
-def decide(evaluation: dict, metric: str, threshold: float) -> GateDecision:
-    value = metric_value(evaluation, metric)
-    passed = value >= threshold if HIGHER_IS_BETTER[metric] else value <= threshold
-    return GateDecision(metric=metric, value=value, threshold=threshold, passed=passed)
+def decide(evaluation: dict, metric: Metric, threshold: float) -> GateDecision:
+    value = metric_value(evaluation, metric.name)
+    passed = value >= threshold if metric.higher_is_better else value <= threshold
+    return GateDecision(
+        metric=metric.name,
+        value=value,
+        threshold=threshold,
+        higher_is_better=metric.higher_is_better,
+        passed=passed,
+    )

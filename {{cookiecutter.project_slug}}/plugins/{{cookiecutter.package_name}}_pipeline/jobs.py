@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from .config import PipelineConfig
+from .metrics import metric_definitions
 from .runs import Run, RunLayout, job_name
 
 CODE_DIR = "/opt/ml/processing/input/code"
@@ -153,7 +154,7 @@ def training_job(config: PipelineConfig, run: Run) -> dict:
     hyperparameters = {
         "sagemaker_program": "train.py",
         "sagemaker_submit_directory": layout.source_tarball,
-        "problem_type": data["problem_type"],
+        "problem_type": config.problem_type,
         "target_column": data["target_column"],
         "seed": training["seed"],
         **training["hyperparameters"],
@@ -164,7 +165,8 @@ def training_job(config: PipelineConfig, run: Run) -> dict:
         "AlgorithmSpecification": {
             "TrainingImage": run.image_uri,
             "TrainingInputMode": "File",
-            "MetricDefinitions": training["metric_definitions"],
+            # from the metric table: the problem type's metrics, as train.py logs them
+            "MetricDefinitions": metric_definitions(config.metrics),
         },
         # As the SageMaker SDK writes them: JSON-encoded values the toolkit decodes.
         "HyperParameters": {key: json.dumps(value) for key, value in hyperparameters.items()},

@@ -33,6 +33,7 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore.exceptions import ClientError
 
+from .registry import ModelKindError, check_model_package_group
 from .reports import ReportLink
 from .runs import Run
 
@@ -218,17 +219,22 @@ class RegisterModelVersionOnceOperator(SageMakerRegisterModelVersionOperator):
 
     ``request`` is the whole ``CreateModelPackage`` request (usually an upstream task's output).
     Its ``CustomerMetadataProperties["run_key"]`` identifies the run: before registering, the
-    newest versions of the group are searched for it.
+    newest versions of the group are searched for it. ``model_kind`` (``registry.model_kind``)
+    is checked against the group's tags once more: nothing is registered into a group of
+    another kind of model.
     """
 
     template_fields = (*SageMakerRegisterModelVersionOperator.template_fields, "request")
     SEARCH_DEPTH = 50
 
-    def __init__(self, *, request: dict, package_group_name: str, **kwargs: Any):
+    def __init__(
+        self, *, request: dict, package_group_name: str, model_kind: dict[str, str], **kwargs: Any
+    ):
         super().__init__(
             image_uri="", model_url="", package_group_name=package_group_name, **kwargs
         )
         self.request = request
+        self.model_kind = model_kind
 
     def execute(self, context):
         request = self.request
@@ -237,6 +243,10 @@ class RegisterModelVersionOnceOperator(SageMakerRegisterModelVersionOperator):
         if existing:
             self.log.info("Run %s already registered %s; not registering again.", run_key, existing)
             return existing
+        try:
+            check_model_package_group(self.hook.conn, self.package_group_name, self.model_kind)
+        except ModelKindError as error:
+            raise AirflowFailException(str(error)) from error
         container = request["InferenceSpecification"]["Containers"][0]
         self.image_uri = container["Image"]
         self.model_url = container["ModelDataUrl"]

@@ -4,6 +4,11 @@ The version is registered ``PendingManualApproval`` with SageMaker's own ``Model
 ``DriftCheckBaselines`` pointing at the run's files (evaluation.json; the training data's
 Model Monitor statistics and constraints), and the run's provenance in ``MetadataProperties`` and
 ``CustomerMetadataProperties``: commit, DAG run, training data digest, lock file and image.
+
+A group holds one kind of model. Its tags say which (``problem_type``, ``target_column``), each
+version's ``Task`` says it again, and :func:`check_model_package_group` refuses to train or
+register a model of another kind into it. AWS itself would accept such a version: the refusal is
+the pipeline's.
 """
 
 from __future__ import annotations
@@ -11,11 +16,23 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
+from botocore.exceptions import ClientError
+
 from .config import PipelineConfig
 from .gate import GateDecision
 from .runs import Run
 
 APPROVAL_STATUS = "PendingManualApproval"
+#: SageMaker's ``Task`` of a model package, for each problem type.
+TASKS = {"binary_classification": "CLASSIFICATION", "regression": "REGRESSION"}
+#: The group's tags that say what its versions predict.
+KIND_TAGS = ("problem_type", "target_column")
+
+
+class ModelKindError(ValueError):
+    """The model package group holds another kind of model than the pipeline would register."""
+
+
 #: CustomerMetadataProperties values: at most 256 letters, numbers, spaces and ``_.:/=+-@``.
 METADATA_VALUE_MAX = 256
 _METADATA_PUNCTUATION = set("_.:/=+-@")
@@ -63,6 +80,7 @@ def model_package_request(
             f"{config.project['name']}: {decision.message} (run {run.run_id})"
         ),
         "ModelApprovalStatus": APPROVAL_STATUS,
+        "Task": TASKS[config.problem_type],
         "InferenceSpecification": {
             "Containers": [
                 {
@@ -104,3 +122,71 @@ def model_package_request(
         # AWS returns the same version for a repeated token (within its idempotency window).
         "ClientToken": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{config_group}/{run.key}")),
     }
+
+
+def model_kind(config: PipelineConfig) -> dict[str, str]:
+    """What this pipeline's models predict, as the group's tags say it."""
+    return {"problem_type": config.problem_type, "target_column": config.data["target_column"]}
+
+
+def check_model_package_group(sagemaker, name: str, kind: dict[str, str]) -> str:
+    """The group's ARN, once it is sure to hold the ``kind`` of model (``model_kind``).
+
+    A missing group is created with the tags; an untagged one (created by hand or by an older
+    pipeline) is tagged, unless a version's ``Task`` already says it holds another kind.
+    """
+    tags = [{"Key": key, "Value": value} for key, value in kind.items()]
+    try:
+        arn = sagemaker.describe_model_package_group(ModelPackageGroupName=name)[
+            "ModelPackageGroupArn"
+        ]
+    except ClientError as error:
+        if "does not exist" not in error.response["Error"]["Message"]:
+            raise
+        try:
+            return sagemaker.create_model_package_group(
+                ModelPackageGroupName=name,
+                ModelPackageGroupDescription="Model versions registered by the training pipeline",
+                Tags=tags,
+            )["ModelPackageGroupArn"]
+        except ClientError as create_error:
+            if "already exists" not in create_error.response["Error"]["Message"]:
+                raise
+            return check_model_package_group(sagemaker, name, kind)  # created meanwhile
+    found = {tag["Key"]: tag["Value"] for tag in _tags(sagemaker, arn) if tag["Key"] in KIND_TAGS}
+    if found and found != kind:
+        raise _refusal(name, ", ".join(f"{k} {v}" for k, v in sorted(found.items())), kind)
+    if not found:
+        other_tasks = _version_tasks(sagemaker, name) - {TASKS[kind["problem_type"]]}
+        if other_tasks:
+            raise _refusal(name, f"versions of Task {', '.join(sorted(other_tasks))}", kind)
+        sagemaker.add_tags(ResourceArn=arn, Tags=tags)
+    return arn
+
+
+def _refusal(group: str, holds: str, kind: dict[str, str]) -> ModelKindError:
+    wanted = ", ".join(f"{key} {value}" for key, value in sorted(kind.items()))
+    return ModelKindError(
+        f"The model package group {group!r} holds another kind of model ({holds}) than "
+        f"pipeline.toml trains ({wanted}). A group holds one kind of model: to train this one, "
+        "name a new group in [registry] model_package_group (the pipeline creates it); to keep "
+        "this group, set [data] problem_type and target_column back to what it holds."
+    )
+
+
+def _tags(sagemaker, arn: str) -> list[dict]:
+    pages = sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn)
+    return [tag for page in pages for tag in page.get("Tags", [])]
+
+
+def _version_tasks(sagemaker, group: str) -> set[str]:
+    """The ``Task`` of the group's newest versions (older pipelines registered without one)."""
+    listed = sagemaker.list_model_packages(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending", MaxResults=20
+    )["ModelPackageSummaryList"]
+    tasks = set()
+    for summary in listed:
+        package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        if package.get("Task"):
+            tasks.add(package["Task"])
+    return tasks

@@ -19,8 +19,13 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from . import packaging
 from .config import PipelineConfig
-from .gate import decide
-from .registry import model_package_request
+from .gate import GateDecision, decide
+from .registry import (
+    ModelKindError,
+    check_model_package_group,
+    model_kind,
+    model_package_request,
+)
 from .reports import EVALUATION_REPORT, data_docs_report
 from .runs import Run, run_key
 
@@ -29,6 +34,10 @@ log = logging.getLogger(__name__)
 
 def _s3(config: PipelineConfig) -> S3Hook:
     return S3Hook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region)
+
+
+def _sagemaker(config: PipelineConfig):
+    return SageMakerHook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region).conn
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -58,7 +67,16 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
     Several new objects (one SQS batch, or events queued while a run was active) train on the
     whole raw-data prefix, so none is left out. Records a digest of the training data's objects
     (keys, sizes, ETags) so the registered model names exactly the data it learned from.
+
+    Before anything runs, the model package group must hold the kind of model this pipeline
+    trains (problem type and target): a run that could only end registering into the wrong
+    group fails here, at once.
     """
+    try:
+        group = config.registry["model_package_group"]
+        check_model_package_group(_sagemaker(config), group, model_kind(config))
+    except ModelKindError as error:
+        raise AirflowFailException(str(error)) from error
     params = context["params"]
     triggered_by = raw_data_from_asset_events(context.get("triggering_asset_events"))
     if params.get("raw_data_uri"):
@@ -159,7 +177,7 @@ def check_gate(config: PipelineConfig, run: Run) -> dict:
     decision = decide(evaluation, config.primary_metric, run.metric_threshold)
     if not decision.passed:
         raise AirflowFailException(decision.message)
-    return {**decision.__dict__, "message": decision.message, "evaluation": evaluation}
+    return {**decision.to_xcom(), "evaluation": evaluation}
 
 
 def inference_image(config: PipelineConfig) -> str:
@@ -174,12 +192,9 @@ def inference_image(config: PipelineConfig) -> str:
 
 def describe_model_version(config: PipelineConfig, run: Run, manifest: dict, gate: dict) -> dict:
     """The CreateModelPackage request for this run's model."""
-    from .gate import GateDecision
     from .jobs import model_artifact
 
-    decision = GateDecision(
-        metric=gate["metric"], value=gate["value"], threshold=gate["threshold"], passed=True
-    )
+    decision = GateDecision.from_xcom(gate)
     return model_package_request(
         config,
         run,
@@ -205,8 +220,7 @@ def summarize(config: PipelineConfig, run: Run, gate: dict, package_arn: str) ->
             "successful_expectations": statistics.get("successful_expectations"),
             "report": run.layout.uri(data_docs_report(suite)),
         }
-    hook = SageMakerHook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region)
-    package = hook.conn.describe_model_package(ModelPackageName=package_arn)
+    package = _sagemaker(config).describe_model_package(ModelPackageName=package_arn)
     evaluation = gate["evaluation"]
     metrics = {
         name: values["value"]

@@ -19,8 +19,6 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from {{ cookiecutter.package_name }}_pipeline.config import HIGHER_IS_BETTER
-
 from tests.e2e.support import RUN_TIMEOUT, parse_time, wait_for
 from tests.support import PROJECT_ROOT
 from tools.airflow_env import ADMIN_PASSWORD, ADMIN_USER
@@ -64,7 +62,7 @@ def rest_run(airflow) -> tuple[dict, dict]:
     config = airflow.config
     threshold = float(config.training["metric_threshold"])
     # Easier to reach than the default, in the metric's direction (floors may be negative for r2).
-    lenient = threshold - 0.05 if HIGHER_IS_BETTER[config.primary_metric] else threshold * 1.1
+    lenient = threshold - 0.05 if config.primary_metric.higher_is_better else threshold * 1.1
     conf = {"raw_data_uri": airflow.seed_uri, "metric_threshold": lenient}
     created = airflow.api.post(
         f"/dags/{airflow.dag_id}/dagRuns", {"logical_date": None, "conf": conf}

@@ -34,6 +34,8 @@ PARAMETERS = {
     "TopicName": (CONFIG["notifications"]["topic_name"], 256),
     "SageMakerRoleName": (ENVIRONMENT["role_name"], 64),
     "ModelPackageGroupName": (CONFIG["registry"]["model_package_group"], 63),
+    "ProblemType": (CONFIG["data"]["problem_type"], None),
+    "TargetColumn": (CONFIG["data"]["target_column"], None),
 }
 
 
@@ -281,6 +283,12 @@ def test_model_package_group_takes_versions(aws_client, stack):
     )
     assert group["ModelPackageGroupArn"] == stack["ModelPackageGroupArn"]
     assert group["ModelPackageGroupStatus"] == "Completed"
+    # what the group's models predict, which the training DAG checks before it trains
+    tags = sm.list_tags(ResourceArn=group["ModelPackageGroupArn"])["Tags"]
+    assert {tag["Key"]: tag["Value"] for tag in tags} == {
+        "problem_type": CONFIG["data"]["problem_type"],
+        "target_column": CONFIG["data"]["target_column"],
+    }
     # SageMaker writes resource names into ARNs in lower case.
     assert version["ModelPackageArn"].endswith(f"/{name.lower()}/1")
 

@@ -1,15 +1,40 @@
+import re
+import shutil
+
 import pytest
 
 from {{ cookiecutter.package_name }}_pipeline.config import ConfigError, PipelineConfig
+from {{ cookiecutter.package_name }}_pipeline.jobs import training_job
+from {{ cookiecutter.package_name }}_pipeline.runs import Run
 
 from tests.support import CONFIG, PROJECT_ROOT
+
+OTHER_PROBLEM = {"binary_classification": "regression", "regression": "binary_classification"}
 
 
 def load(environment: str) -> PipelineConfig:
     return PipelineConfig.load(PROJECT_ROOT / "pipeline.toml", environment=environment)
 
 
-def test_local_environment_is_dev_with_the_local_endpoint_and_short_polling():
+def edited_config(tmp_path, *replacements: tuple[str, str]) -> PipelineConfig:
+    """pipeline.toml with ``replacements`` applied, beside a copy of the package's metric table."""
+    text = (PROJECT_ROOT / "pipeline.toml").read_text()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    (tmp_path / "pipeline.toml").write_text(text)
+    package = CONFIG["project"]["package"]
+    (tmp_path / package).mkdir()
+    shutil.copy(PROJECT_ROOT / package / "metrics.csv", tmp_path / package)
+    return PipelineConfig.load(tmp_path / "pipeline.toml", environment="local")
+
+
+def run() -> Run:
+    return Run("manual__x", "m-x", "s3://b/p", "s3://b/p/raw/", "0" * 64, 0.5, "image:1")
+
+
+def test_local_environment_is_dev_with_the_local_endpoint_and_short_polling(monkeypatch):
+    monkeypatch.delenv("LOCAL_AWS_PORT", raising=False)
     local, dev = load("local").env, load("dev").env
 
     assert local.endpoint_url == "http://127.0.0.1:4566"
@@ -52,12 +77,57 @@ def test_unknown_setting_in_an_environment_is_refused(tmp_path):
 def test_primary_metric_and_threshold_come_from_the_answers():
     config = load("dev")
 
-    assert config.primary_metric == CONFIG["training"]["primary_metric"]
+    assert config.primary_metric.name == CONFIG["training"]["primary_metric"]
     assert config.training["metric_threshold"] == CONFIG["training"]["metric_threshold"]
 
 
-def test_queue_url_follows_the_environments_endpoint():
+def test_queue_url_follows_the_environments_endpoint(monkeypatch):
+    monkeypatch.delenv("LOCAL_AWS_PORT", raising=False)
     local, dev = load("local").env, load("dev").env
 
     assert local.queue_url("q") == f"http://127.0.0.1:4566/{local.account_id}/q"
     assert dev.queue_url("q") == f"https://sqs.{dev.region}.amazonaws.com/{dev.account_id}/q"
+
+
+def test_metric_definitions_follow_the_problem_type_from_the_metric_table(tmp_path):
+    problem_type = CONFIG["data"]["problem_type"]
+    other = OTHER_PROBLEM[problem_type]
+    metric = {"binary_classification": "auc", "regression": "rmse"}[other]
+    switched = edited_config(
+        tmp_path,
+        (f'problem_type = "{problem_type}"', f'problem_type = "{other}"'),
+        (
+            f'primary_metric = "{CONFIG["training"]["primary_metric"]}"',
+            f'primary_metric = "{metric}"',
+        ),
+    )
+
+    for config in (load("local"), switched):
+        request = training_job(config, run())
+        names = {d["Name"] for d in request["AlgorithmSpecification"]["MetricDefinitions"]}
+        logged = {m.name for m in config.metrics if m.log_regex}
+        assert names == {f"{split}:{m}" for split in ("train", "validation") for m in logged}
+        assert request["HyperParameters"]["problem_type"] == f'"{config.problem_type}"'
+    assert {m.problem_type for m in switched.metrics} == {other}
+
+
+def test_a_primary_metric_that_does_not_fit_the_problem_type_is_refused_at_load(tmp_path):
+    problem_type = CONFIG["data"]["problem_type"]
+    other = OTHER_PROBLEM[problem_type]
+    config = edited_config(
+        tmp_path, (f'problem_type = "{problem_type}"', f'problem_type = "{other}"')
+    )
+
+    with pytest.raises(ConfigError) as refused:
+        _ = config.primary_metric
+    message = str(refused.value)
+    assert str(tmp_path / "pipeline.toml") in message
+    assert f"[training] primary_metric {CONFIG['training']['primary_metric']!r}" in message
+    assert re.search(f"does not fit \\[data\\] problem_type '{other}'; expected one of", message)
+
+
+def test_local_aws_port_is_one_variable_for_every_command(monkeypatch):
+    monkeypatch.setenv("LOCAL_AWS_PORT", "4602")
+
+    assert load("local").env.endpoint_url == "http://127.0.0.1:4602"
+    assert load("local").env.queue_url("q").startswith("http://127.0.0.1:4602/")

@@ -61,7 +61,9 @@ def test_model_package_request_passes_sagemakers_checks(config, run):
         inference_image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0",
         code_manifest={"source_sha256": "1" * 64, "lock_sha256": "2" * 64},
         code_version="0" * 40,
-        decision=GateDecision(metric="auc", value=0.9, threshold=0.5, passed=True),
+        decision=GateDecision(
+            metric="auc", value=0.9, threshold=0.5, higher_is_better=True, passed=True
+        ),
     )
 
     assert problems("CreateModelPackage", request) == []

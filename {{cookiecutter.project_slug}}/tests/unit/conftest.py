@@ -50,7 +50,9 @@ def preprocess_args(input_dir: Path, output_dir: Path, problem_type: str) -> lis
     ]  # fmt: skip
 
 
-def run_training(prepared: Path, sandbox: Path, problem_type: str) -> subprocess.CompletedProcess:
+def run_training(
+    prepared: Path, sandbox: Path, problem_type: str, *hyperparameters: str
+) -> subprocess.CompletedProcess:
     """Run train.py as a file, with the SageMaker training contract's variables."""
     environment = os.environ | {
         "SM_MODEL_DIR": str(sandbox / "model"),
@@ -59,7 +61,9 @@ def run_training(prepared: Path, sandbox: Path, problem_type: str) -> subprocess
         "SM_CHANNEL_VALIDATION": str(prepared / "validation"),
         "SM_CHANNEL_TRANSFORM": str(prepared / "transform"),
     }
-    arguments = ["--problem_type", problem_type, "--target_column", TARGETS[problem_type]]
+    arguments = [
+        "--problem_type", problem_type, "--target_column", TARGETS[problem_type], *hyperparameters
+    ]  # fmt: skip
     return subprocess.run(
         [sys.executable, train.__file__, *arguments],
         env=environment,

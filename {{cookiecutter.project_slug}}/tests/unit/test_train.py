@@ -4,9 +4,10 @@ import re
 import pytest
 import xgboost as xgb
 
-from {{ cookiecutter.package_name }} import train
+from {{ cookiecutter.package_name }} import metrics, train
 
 from tests.support import CONFIG
+from tests.unit.conftest import run_training
 
 
 def test_training_saves_model_transform_and_info_into_the_model_directory(pipeline_run):
@@ -22,24 +23,72 @@ def test_training_saves_model_transform_and_info_into_the_model_directory(pipeli
     assert booster.num_boosted_rounds() == info["best_iteration"] + 1
 
 
-METRIC_DEFINITIONS = CONFIG["training"]["metric_definitions"]
+def definitions(problem_type: str) -> list[dict]:
+    """Each log regex of the problem type's metrics in the metric table, for each split."""
+    return [
+        {"Name": f"{split}:{row['name']}", "Regex": row["log_regex"].replace("{split}", split)}
+        for row in metrics.read_table()
+        if row["problem_type"] == problem_type and row["log_regex"]
+        for split in ("train", "validation")
+    ]
 
 
-def test_training_log_feeds_every_metric_definition_of_the_pipeline_config(pipeline_run):
-    if pipeline_run.problem_type != CONFIG["data"]["problem_type"]:
-        pytest.skip("pipeline.toml defines the metrics of the baked problem type only")
+def test_final_value_of_every_metric_definition_is_the_kept_models(pipeline_run):
+    """SageMaker's FinalMetricDataList (each regex's last match) describes the model kept."""
     info = json.loads((pipeline_run.model_dir / "model_info.json").read_text())
+    kept = {name.replace("-", ":"): value for name, value in info["best_scores"].items()}
 
-    for definition in METRIC_DEFINITIONS:
+    final = {}
+    for definition in definitions(pipeline_run.problem_type):
         found = re.findall(definition["Regex"], pipeline_run.training_log)
         assert found, f"{definition['Name']} never appears in the training log"
-        if definition["Name"].startswith("best:"):
-            name = definition["Name"].removeprefix("best:").replace(":", "-")
-            assert float(found[-1]) == pytest.approx(info["best_scores"][name], abs=1e-6)
+        final[definition["Name"]] = float(found[-1])
+
+    assert final == pytest.approx(kept, abs=1e-6)
 
 
-def test_metric_definitions_also_match_log_lines_as_cloudwatch_shows_tabs():
-    per_round = [d for d in METRIC_DEFINITIONS if not d["Name"].startswith("best:")]
+def test_early_stopping_watches_a_metric_that_does_not_saturate(pipeline_run):
+    """logloss (rmse) by default: AUC reaches 1.0 early on a small split and stops too soon."""
+    info = json.loads((pipeline_run.model_dir / "model_info.json").read_text())
+    history = json.loads(
+        (pipeline_run.model_dir.parent / "output" / "data" / "training_history.json").read_text()
+    )
+    expected = {"binary_classification": "logloss", "regression": "rmse"}[pipeline_run.problem_type]
+    watched = history["validation"][expected]
+
+    assert info["early_stopping_metric"] == f"validation-{expected}"
+    assert info["best_iteration"] == watched.index(min(watched))
+
+
+def test_early_stopping_metric_can_be_set_as_a_hyperparameter(pipeline_run, tmp_path):
+    if pipeline_run.problem_type != "binary_classification":
+        pytest.skip("regression logs rmse and mae: the binary run covers the choice")
+    finished = run_training(
+        pipeline_run.prepared, tmp_path, pipeline_run.problem_type, "--early_stopping_metric", "auc"
+    )
+    info = json.loads((tmp_path / "model" / "model_info.json").read_text())
+    history = json.loads((tmp_path / "output" / "data" / "training_history.json").read_text())
+
+    assert finished.returncode == 0, finished.stderr
+    assert info["early_stopping_metric"] == "validation-auc"
+    auc = history["validation"]["auc"]
+    assert info["best_iteration"] == auc.index(max(auc))
+
+
+def test_an_early_stopping_metric_the_problem_type_does_not_log_is_refused(pipeline_run, tmp_path):
+    finished = run_training(
+        pipeline_run.prepared, tmp_path, pipeline_run.problem_type, "--early_stopping_metric", "r9"
+    )
+
+    assert finished.returncode == 2
+    assert "--early_stopping_metric: early stopping metric 'r9' is not one XGBoost logs" in (
+        finished.stderr
+    )
+
+
+@pytest.mark.parametrize("problem_type", ["binary_classification", "regression"])
+def test_metric_definitions_also_match_log_lines_as_cloudwatch_shows_tabs(problem_type):
+    per_round = definitions(problem_type)
     line = "[12]" + "".join(
         f"#011{d['Name'].replace(':', '-')}:0.{index + 1}" for index, d in enumerate(per_round)
     )
