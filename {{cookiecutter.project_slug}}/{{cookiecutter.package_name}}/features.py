@@ -95,8 +95,11 @@ class FeatureTransform:
 
 
 def read_csv_dir(directory: Path) -> pd.DataFrame:
-    """Read every CSV file under ``directory``, as a job finds them in its input, into one table."""
-    paths = sorted(directory.rglob("*.csv"))
+    """Read every CSV file under ``directory``, as a job finds them in its input, into one table.
+
+    ``directory`` may also be one CSV file, read the same way.
+    """
+    paths = [directory] if directory.is_file() else sorted(directory.rglob("*.csv"))
     if not paths:
         raise ValueError(f"no CSV files under {directory}")
     tables = []

@@ -23,8 +23,7 @@ from sklearn.model_selection import train_test_split
 from . import exit_message
 from .baseline import write_baseline
 from .features import FILE_NAME, FeatureTransform, parse_numbers, read_csv_dir
-
-PROBLEM_TYPES = ("binary_classification", "regression")
+from .metrics import PROBLEM_TYPES
 
 
 def clean(
@@ -156,8 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     write_baseline(splits["train"][transform.raw_columns], args.output_dir / "baseline")
 
     print(
-        f"read {len(raw)} rows, dropped {dropped['without target']} without target"
-        f" and {dropped['duplicates']} duplicates"
+        f"read {len(raw)} rows, dropped {dropped['without target']} rows without a label in"
+        f" {args.target_column!r} and {dropped['duplicates']} duplicates"
     )
     for name, part in splits.items():
         balance = ""
