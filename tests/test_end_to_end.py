@@ -1,14 +1,17 @@
 """The end-to-end tier, for one bake with the default answers.
 
 Runs the baked project's slow tests (the training DAG against its local AWS, the real Airflow
-with a browser) and its `make demo`, exactly as a user runs them. The fast tier of the same bake
-runs in test_bake.py.
+with a browser) and its `make demo`, exactly as a user runs them; then, in a bake of its own,
+the README's "Use your own data" with a public table nobody here wrote. The fast tier of the
+same bake runs in test_bake.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 
 import pytest
 from baking import (
@@ -39,10 +42,20 @@ def test_baked_project_slow_tests_pass(project):
     assert_project_tests_pass(project, MIN_SLOW_TESTS, "-m", "slow", "-q")
 
 
-def test_baked_project_make_demo_trains_and_registers_a_model(project):
-    env = project_env_vars({"UV": uv(), "UV_PROJECT_ENVIRONMENT": str(PROJECT_ENV)})
+def make_env() -> dict[str, str]:
+    """The environment `make` runs in: the shared environment, the local AWS on a free port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = project_env_vars(
+        {"UV": uv(), "UV_PROJECT_ENVIRONMENT": str(PROJECT_ENV), "LOCAL_AWS_PORT": str(port)}
+    )
     env.pop("PYTHONPATH", None)
-    result = run_group(["make", "demo"], project, env, timeout=900)
+    return env
+
+
+def test_baked_project_make_demo_trains_and_registers_a_model(project):
+    result = run_group(["make", "demo"], project, make_env(), timeout=900)
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
@@ -51,3 +64,31 @@ def test_baked_project_make_demo_trains_and_registers_a_model(project):
     assert summary["state"] == "success"
     assert summary["summary"]["approval_status"] == "PendingManualApproval"
     assert os.path.isdir(project / ".local-aws"), "the demo's local AWS state should stay on disk"
+
+
+def test_use_your_own_data_takes_a_public_table_to_a_registered_version(tmp_path_factory):
+    """The README's walk: pipeline.toml's [data], `make expectations`, `make demo DATA=`."""
+    project = bake(tmp_path_factory.mktemp("own-data"))
+    table = project / "breast_cancer.csv"  # 30 numeric columns, a 0/1 label named "target"
+    export = "from sklearn.datasets import load_breast_cancer as t; "
+    export += f"t(as_frame=True).frame.to_csv({str(table)!r}, index=False)"
+    run_group([str(PROJECT_ENV / "bin" / "python"), "-c", export], project, make_env())
+    config = project / "pipeline.toml"
+    text = config.read_text()
+    text = re.sub(r'(?m)^target_column = ".*"$', 'target_column = "target"', text)
+    text = re.sub(r"(?m)^sensitive_columns = .*$", "sensitive_columns = []", text)
+    config.write_text(text)
+    env = make_env()
+
+    drafted = run_group(["make", "expectations", f"DATA={table}"], project, env, timeout=600)
+    demo = run_group(["make", "demo", f"DATA={table}"], project, env, timeout=900)
+
+    assert drafted.returncode == 0, drafted.stdout + drafted.stderr
+    assert "Drafted expectations/raw.json: 64 expectations" in drafted.stdout
+    output = demo.stdout + demo.stderr
+    assert demo.returncode == 0, output[-6000:]
+    summary = json.loads((project / "build" / "demo-summary.json").read_text())["summary"]
+    assert summary["data_checks"]["raw"]["successful_expectations"] == 64
+    assert summary["approval_status"] == "PendingManualApproval"
+    assert "/data/uploads/" in summary["training_data"]
+    assert summary["training_data"].endswith("/breast_cancer.csv")
