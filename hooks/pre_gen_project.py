@@ -3,13 +3,11 @@
 Standard library only: cookiecutter often runs from an environment of its own.
 """
 
-import csv
 import json
 import keyword
 import math
 import re
 import sys
-from pathlib import Path
 
 # Every region of the aws, aws-cn and aws-us-gov partitions in botocore 1.43.117's
 # botocore/data/endpoints.json, read on 2026-11-26.
@@ -52,12 +50,9 @@ PROJECT_MODULES = frozenset(
 )  # fmt: skip
 
 # The gate's metrics of each problem type, and the thresholds that make sense for each, come
-# from the metric table the generated package carries: the file the pipeline and train.py read.
-METRIC_TABLE = (
-    Path(r"{{ cookiecutter._repo_dir }}")
-    / "{% raw %}{{cookiecutter.project_slug}}/{{cookiecutter.package_name}}{% endraw %}"
-    / "metrics.csv"
-)
+# from the table of metrics in cookiecutter.json, which the generated package carries as
+# <package>/metrics.csv for the pipeline and train.py to read.
+METRIC_TABLE = json.loads(r"""{{ cookiecutter._metrics | jsonify }}""")
 INTERVAL = re.compile(r"(?P<open>[\[(])(?P<low>[^,]+),\s*(?P<high>[^\])]+)(?P<close>[\])])")
 
 
@@ -81,14 +76,13 @@ def threshold_range(text: str) -> tuple[str, object]:
     return words, holds
 
 
-def read_metrics(path: Path) -> dict[str, dict[str, tuple[str, object]]]:
+def read_metrics(table: list[dict[str, str]]) -> dict[str, dict[str, tuple[str, object]]]:
     """``{problem type: {gate metric: (allowed thresholds in words, test)}}``."""
     metrics: dict[str, dict[str, tuple[str, object]]] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            gates = metrics.setdefault(row["problem_type"], {})
-            if row["gate_range"]:
-                gates[row["name"]] = threshold_range(row["gate_range"])
+    for row in table:
+        gates = metrics.setdefault(row["problem_type"], {})
+        if row["gate_range"]:
+            gates[row["name"]] = threshold_range(row["gate_range"])
     return metrics
 
 

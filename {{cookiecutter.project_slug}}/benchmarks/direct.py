@@ -31,7 +31,7 @@ def benchmark_run(config, name: str) -> runs.Run:
         artifact_root=config.artifact_root,
         raw_data_uri=runs.RunLayout(config.artifact_root, key).uri("raw") + "/",
         raw_data_digest="",
-        metric_threshold=float(config.training["metric_threshold"]),
+        metric_threshold=config.metric_threshold,
         image_uri=config.env.image_uri,
     )
 

@@ -110,7 +110,7 @@ with DAG(
             type=["null", "number"],
             description=(
                 f"Override the gate's threshold for {config.primary_metric.name} "
-                f"(default {config.training['metric_threshold']})"
+                f"(default {config.metric_threshold:g})"
             ),
         ),
     },

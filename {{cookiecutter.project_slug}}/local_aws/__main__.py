@@ -67,16 +67,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     local, project = read_config(args.config)
-    endpoint = urlparse(local.get("endpoint_url", "http://127.0.0.1:4566"))
+    endpoint_url = local.get("endpoint_url", "http://127.0.0.1:4566")
+    endpoint = urlparse(endpoint_url)
+    try:
+        port = args.port if args.port is not None else endpoint.port
+    except ValueError:
+        print(
+            f"error: {args.config} [environments.local] endpoint_url is {endpoint_url!r}, whose "
+            "port is not a number from 0 to 65535 (LOCAL_AWS_PORT sets it)",
+            file=sys.stderr,
+        )
+        return 2
 
     from local_aws.server import LocalAWS
 
     server = LocalAWS(
         state_dir=args.state_dir,
         host=args.host or endpoint.hostname,
-        port=args.port if args.port is not None else endpoint.port,
+        port=port,
         account_id=args.account_id or local.get("account_id", "123456789012"),
-        project={"name": project, "root": str(args.config.absolute().parent)},
+        project={"name": project, "root": str(args.config.resolve().parent)},
     )
     try:
         server.start()
@@ -84,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"error: cannot serve on {server.endpoint_url}: {error}", file=sys.stderr)
+        print(
+            f"error: cannot serve on {server.endpoint_url}: {error.strerror or error}. Stop what "
+            "serves there, or move the local AWS for every command: export LOCAL_AWS_PORT=<port>",
+            file=sys.stderr,
+        )
         return 2
     if args.ready_file:
         args.ready_file.write_text(server.endpoint_url + "\n")

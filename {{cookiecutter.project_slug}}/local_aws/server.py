@@ -12,6 +12,7 @@ Each later capability (endpoints, monitoring jobs, feature store runtime) instal
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -85,7 +86,7 @@ class LocalAWS:
         project: dict[str, str] | None = None,
     ):
         # Absolute whatever the server was started with: jobs run in other working folders.
-        self.state_dir = Path(state_dir).absolute()
+        self.state_dir = Path(state_dir).resolve()
         self.host = host
         self.port = port
         self.account_id = account_id
@@ -138,9 +139,12 @@ class LocalAWS:
         app = PersistingMiddleware(app, self.store, identify)
         app = ValidatingMiddleware(app)
         app = _HealthCheck(app, self)
-        self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
-        )
+        try:
+            self._server = make_server(
+                self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+            )
+        except SystemExit:  # werkzeug's own way to give up on a port in use
+            raise OSError(errno.EADDRINUSE, "the port is in use by another program") from None
         self.port = self._server.server_port  # resolves port 0 to the one the OS chose
 
         self.runner = JobRunner(

@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from local_aws.process import LocalAWSError
 from tools.local_run import (
     AWS,
     ForeignLocalAWSError,
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome = run_training(
                 aws, inbox, args.airflow_home, conf={"raw_data_uri": raw_data_uri}
             )
-    except ForeignLocalAWSError as error:
+    except (ForeignLocalAWSError, LocalAWSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -110,6 +110,23 @@ def draft_suites(
     )
 
 
+def table_warnings(table: pd.DataFrame, target: str, max_unlabelled: float) -> list[str]:
+    """What in this table the drafted raw suite will refuse: it describes good data, not this."""
+    found = []
+    unlabelled = table[target].isna().mean()
+    if unlabelled > max_unlabelled:
+        found.append(
+            f"{unlabelled:.1%} of the rows have no label, more than the raw check lets through "
+            f"({max_unlabelled:.0%}): it will fail on this table (--max-unlabelled changes that)"
+        )
+    if len(table) < RAW_MIN_ROWS:
+        found.append(
+            f"the table has {len(table)} rows; the raw check wants at least {RAW_MIN_ROWS} to "
+            "train and evaluate a model, and will fail on it"
+        )
+    return found
+
+
 def check_table(table: pd.DataFrame, target: str, problem_type: str, sensitive: list[str]):
     """Refuse, saying what to change, a table the pipeline could not train on as configured."""
     if table.empty:
@@ -247,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    for warning in table_warnings(table, data["target_column"], args.max_unlabelled):
+        print(f"warning: {warning}", file=sys.stderr)
     raw["name"], features["name"] = data["raw_suite"], data["features_suite"]
     previous = PROJECT_ROOT / "build" / "expectations-previous"
     for path in write_suites((raw, features), PROJECT_ROOT / "expectations", previous):

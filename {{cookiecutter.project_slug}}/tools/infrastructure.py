@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from {{ cookiecutter.package_name }}_pipeline.registry import model_kind
+
 from tools.project import PROJECT_ROOT
 
 TEMPLATE = PROJECT_ROOT / "ci" / "infrastructure" / "pipeline.yaml"
@@ -26,8 +28,10 @@ def stack_parameters(config) -> list[dict]:
         "TopicName": config.section("notifications")["topic_name"],
         "SageMakerRoleName": config.env.role_name,
         "ModelPackageGroupName": config.registry["model_package_group"],
-        "ProblemType": config.problem_type,
-        "TargetColumn": config.data["target_column"],
+        **{
+            parameter: model_kind(config)[tag]
+            for parameter, tag in (("ProblemType", "problem_type"), ("TargetColumn", "target_column"))
+        },
     }
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
 

@@ -51,24 +51,28 @@ def local_aws_health(endpoint_url: str) -> dict | None:
 
 
 def local_aws_is_ours(endpoint_url: str, state_dir: Path) -> bool:
-    """Whether this project's local AWS (state in ``state_dir``) serves at ``endpoint_url``.
+    """Whether this project's local AWS, with its state in ``state_dir``, serves there.
 
-    False when none serves there; ``ForeignLocalAWSError`` when another one does.
+    False when none serves at ``endpoint_url``; ``ForeignLocalAWSError`` when another one does
+    (another project's, or this project's with its state in another folder).
     """
     health = local_aws_health(endpoint_url)
     if health is None:
         return False
-    if health.get("state_dir") == str(state_dir.absolute()):
+    theirs, ours = health.get("state_dir"), state_dir.resolve()
+    if theirs and Path(theirs).resolve() == ours:
         return True
-    owner = (
-        f"{health['project_root']} (state in {health['state_dir']})"
-        if health.get("project_root")
-        else "a folder it does not name (an older local AWS)"
-    )
     port = urlparse(endpoint_url).port
+    root = health.get("project_root")
+    if root and Path(root).resolve() == PROJECT_ROOT.resolve():
+        raise ForeignLocalAWSError(
+            f"the local AWS on {endpoint_url} is this project's, but keeps its state in {theirs}, "
+            f"not in {ours}. Use that folder (LOCAL_AWS_STATE={theirs}), or stop it first."
+        )
+    owner = f"{root} (state in {theirs})" if root else "a folder it does not name"
     raise ForeignLocalAWSError(
-        f"the local AWS on {endpoint_url} belongs to {owner}, not to this project (state in "
-        f"{state_dir.absolute()}). Stop it (Ctrl-C where `make local-aws` runs, or `make "
+        f"the local AWS on {endpoint_url} belongs to {owner}, not to this project "
+        f"({PROJECT_ROOT.resolve()}). Stop it (Ctrl-C where `make local-aws` runs, or `make "
         f"airflow-stop` in its project), or give this project another port for every command: "
         f"export LOCAL_AWS_PORT={port + 1}"
     )
@@ -153,9 +157,16 @@ def upload_table(aws: AWS, source: Path) -> str:
     file alone, and nothing that lands here starts a run or joins a scheduled one.
     """
     cfg = config()
+    raw, uploads = cfg.data["raw_prefix"].strip("/") + "/", UPLOADS_PREFIX + "/"
+    if raw.startswith(uploads) or uploads.startswith(raw):
+        raise ValueError(
+            f"[data] raw_prefix {cfg.data['raw_prefix']!r} overlaps {UPLOADS_PREFIX!r}, where "
+            "`make demo DATA=` puts tables so that scheduled runs never take them: choose a "
+            "raw_prefix beside it, such as data/raw"
+        )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     bucket, root = cfg.artifact_root.removeprefix("s3://").split("/", 1)
-    key = f"{root}/{UPLOADS_PREFIX}/{stamp}/{source.name}"
+    key = f"{root}/{uploads}{stamp}/{source.name}"
     aws.client("s3").upload_file(str(source), bucket, key)
     return f"s3://{bucket}/{key}"
 

@@ -359,6 +359,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("command", choices=["start", "stop"])
     parser.add_argument("--home", type=Path, default=PROJECT_ROOT / ".airflow")
     parser.add_argument("--port", type=int, default=8080, help="the UI's and API's port")
+    parser.add_argument("--state-dir", type=Path, default=PROJECT_ROOT / ".local-aws")
     return parser.parse_args(argv)
 
 
@@ -367,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = LocalStack(
         args.home,
         port=args.port,
+        state_dir=args.state_dir,
         database_url=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
     )
     if args.command == "stop":

@@ -3,9 +3,10 @@
 One row per metric: the problem type it belongs to, whether higher is better, the thresholds
 the gate accepts for it (empty: not a gate metric), the XGBoost evaluation metric that reports
 it during training, whether early stopping watches it by default, and the regex that reads it
-from the training log (``{split}`` stands for ``train`` or ``validation``). The template's
-answer checks, the Airflow side (gate, ``MetricDefinitions``) and ``train.py`` all read this one
-file, so a problem type brings its metrics with it.
+from the training log (``{split}`` stands for ``train`` or ``validation``). The Airflow side
+(gate, ``MetricDefinitions``; it also checks every row) and ``train.py`` read this one file, as
+the template's answer checks read the table it was made from, so a problem type brings its
+metrics with it.
 """
 
 import csv
@@ -30,9 +31,8 @@ def eval_metrics(problem_type: str, early_stopping_metric: str | None = None) ->
     """
     rows = [row for row in read_table() if row["problem_type"] == problem_type]
     logged = [row["xgboost_eval_metric"] for row in rows if row["xgboost_eval_metric"]]
-    watched = early_stopping_metric or next(
-        row["xgboost_eval_metric"] for row in rows if row["early_stopping"] == "yes"
-    )
+    default = [row["xgboost_eval_metric"] for row in rows if row["early_stopping"] == "yes"]
+    watched = early_stopping_metric or (default[0] if default else None)
     if watched not in logged:
         raise ValueError(
             f"early stopping metric {watched!r} is not one XGBoost logs for {problem_type}; "

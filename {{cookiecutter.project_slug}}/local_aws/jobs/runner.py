@@ -29,7 +29,7 @@ from moto.core.utils import utcnow
 
 from local_aws.jobs.logs import JobLog
 from local_aws.jobs.s3_transfer import S3Transfer
-from local_aws.jobs.sandbox import Isolation, Sandbox, detect_isolation
+from local_aws.jobs.sandbox import NAMESPACE, Isolation, Sandbox, detect_isolation
 from local_aws.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ class JobExecution:
                 elif time.monotonic() >= deadline:
                     stopped_by = "max_runtime"
                 if stopped_by:
-                    _terminate(process)
+                    _terminate(process, wrapped=self.sandbox.isolation.mode == NAMESPACE)
                     break
             process.wait()
         finally:
@@ -235,14 +235,24 @@ class JobStopped(Exception):
         self.stopped_by = stopped_by
 
 
-def _terminate(process: subprocess.Popen) -> None:
-    """SIGTERM the job's process group, then SIGKILL it after the grace period."""
+def _terminate(process: subprocess.Popen, wrapped: bool) -> None:
+    """SIGTERM the job's processes, then SIGKILL its process group after the grace period.
+
+    A job run through bubblewrap (``wrapped``) gets the signal in its own processes only:
+    bubblewrap itself would die at once and take them with it, with no time to end cleanly.
+    """
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        if wrapped:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=STOP_GRACE_SECONDS)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, psutil.NoSuchProcess):
         pass
 
 

@@ -51,18 +51,22 @@ class Isolation:
     bwrap: str | None = None
 
     def describe(self) -> str:
+        """One line for the job's log (marked as the local AWS's: SageMaker writes no such line)."""
         if self.mode == NAMESPACE:
-            return "Job runs with its own /opt/ml, in a private mount namespace (bubblewrap)"
+            return "[local AWS] the job has its own /opt/ml, in a private mount namespace"
         return (
-            f"Job runs with /opt/ml mapped to its sandbox folder in its command, arguments and "
+            f"[local AWS] /opt/ml is mapped to the job's folder in its command, arguments and "
             f"environment only ({self.reason}); paths a script builds itself are not mapped"
         )
 
 
-@functools.cache
 def detect_isolation(setting: str | None = None) -> Isolation:
     """The isolation ``setting`` (default: ``$LOCAL_AWS_JOB_ISOLATION`` or ``auto``) gives here."""
-    setting = (setting or os.environ.get(ISOLATION_SETTING) or "auto").lower()
+    return _detect((setting or os.environ.get(ISOLATION_SETTING) or "auto").lower())
+
+
+@functools.cache
+def _detect(setting: str) -> Isolation:
     if setting not in ("auto", NAMESPACE, PATHS):
         raise IsolationError(
             f"{ISOLATION_SETTING}={setting!r} is not a job isolation mode; expected auto, "
@@ -90,8 +94,8 @@ def _probe(bwrap: str) -> str | None:
     """Why bubblewrap cannot give a job its own ``/opt/ml`` here, or None when it can."""
     with tempfile.TemporaryDirectory(prefix="local-aws-probe-") as folder:
         Path(folder, "probe").write_text("ok")
-        command = [bwrap, *_namespace_arguments(Path(folder)), "cat", "/opt/ml/probe"]
         try:
+            command = [bwrap, *_namespace_arguments(Path(folder)), "cat", "/opt/ml/probe"]
             result = subprocess.run(command, capture_output=True, text=True, timeout=20)
         except (OSError, subprocess.TimeoutExpired) as error:
             return f"bubblewrap did not run: {error}"
@@ -100,21 +104,26 @@ def _probe(bwrap: str) -> str | None:
     detail = " ".join(result.stderr.split()) or f"exit status {result.returncode}"
     return (
         f"bubblewrap cannot create a mount namespace here ({detail}); hosts that restrict "
-        "unprivileged user namespaces (Ubuntu 24.04 by default) need an AppArmor profile "
-        "for bwrap"
+        "unprivileged user namespaces (Ubuntu 24.04 by default) need an AppArmor profile for "
+        "bwrap, or sysctl kernel.apparmor_restrict_unprivileged_userns=0"
     )
 
 
 def _namespace_arguments(opt_ml: Path) -> list[str]:
-    """bubblewrap's mounts: the host as it is, but a fresh ``/opt`` holding ``opt_ml`` as ml."""
-    arguments = ["--bind", "/", "/", "--tmpfs", "/opt"]
+    """bubblewrap's mounts: the host as it is, but a fresh ``/opt`` holding ``opt_ml`` as ml.
+
+    bubblewrap mounts what it binds ``nodev``: ``/dev`` gets its own minimal devices (null,
+    zero, random, urandom, tty, shm), as a container's has. An entry of ``/opt`` that goes away
+    before the job starts is left out (``--bind-try``).
+    """
+    arguments = ["--bind", "/", "/", "--dev", "/dev", "--tmpfs", "/opt"]
     for entry in sorted(Path("/opt").iterdir()):
         if entry.name == "ml":
             continue
         if entry.is_symlink():
             arguments += ["--symlink", os.readlink(entry), str(entry)]
         else:
-            arguments += ["--bind", str(entry), str(entry)]
+            arguments += ["--bind-try", str(entry), str(entry)]
     return [*arguments, "--bind", str(opt_ml), "/opt/ml", "--die-with-parent"]
 
 
@@ -122,7 +131,7 @@ class Sandbox:
     """One job's folder: ``<root>/opt/ml/...``, its own ``tmp`` and a ``bin`` for python."""
 
     def __init__(self, root: Path, isolation: Isolation):
-        self.root = Path(root).absolute()
+        self.root = Path(root).resolve()  # as the job's own paths show it (symlinks resolved)
         self.opt_ml = self.root / "opt" / "ml"
         self.bin = self.root / "bin"
         self.tmp = self.root / "tmp"

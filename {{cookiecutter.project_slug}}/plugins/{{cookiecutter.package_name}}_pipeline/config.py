@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from .metrics import Metric, read_metric_table
+from .metrics import Metric, MetricTableError, read_metric_table
 
 CONFIG_FILE = "pipeline.toml"
 #: ``${NAME}`` or ``${NAME:-default}`` in an environment's values: a variable of the process
@@ -167,9 +168,17 @@ class PipelineConfig:
                 f"[environments.{self.environment_name}] has unknown settings: {sorted(unknown)}"
             )
         try:
-            return Environment(name=self.environment_name, **merged)
+            environment = Environment(name=self.environment_name, **merged)
         except TypeError as error:
             raise ConfigError(f"[environments.{self.environment_name}]: {error}") from None
+        try:
+            _ = urlparse(environment.endpoint_url or "").port  # checks the port
+        except ValueError:
+            raise ConfigError(
+                f"{self.path}: [environments.{self.environment_name}] endpoint_url "
+                f"{environment.endpoint_url!r} has no valid port (a number from 0 to 65535)"
+            ) from None
+        return environment
 
     def _expand(self, key: str, value: Any) -> Any:
         if not isinstance(value, str):
@@ -194,6 +203,8 @@ class PipelineConfig:
             return read_metric_table(path)
         except OSError as error:
             raise ConfigError(f"cannot read the metric table {path}: {error}") from error
+        except MetricTableError as error:
+            raise ConfigError(str(error)) from None
 
     @property
     def problem_type(self) -> str:
@@ -230,6 +241,24 @@ class PipelineConfig:
             f"{self.path}: [training] primary_metric {name!r} does not fit [data] problem_type "
             f"{self.problem_type!r}; expected one of {', '.join(m.name for m in gates)}"
         )
+
+    @property
+    def metric_threshold(self) -> float:
+        """The gate's threshold, within what the metric can reach."""
+        where = f"{self.path}: [training] metric_threshold"
+        return self.check_threshold(self.training["metric_threshold"], where)
+
+    def check_threshold(self, value: Any, where: str) -> float:
+        """``value`` as a threshold of the primary metric; ``ConfigError`` naming ``where``."""
+        metric = self.primary_metric
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} {value!r} is not a number")
+        if value not in metric.thresholds:
+            raise ConfigError(
+                f"{where} {value!r} is out of range for {metric.name}; expected a number "
+                f"{metric.thresholds}"
+            )
+        return float(value)
 
     @property
     def artifact_root(self) -> str:

@@ -39,7 +39,7 @@ _METADATA_PUNCTUATION = set("_.:/=+-@")
 
 
 def metadata_value(text: str) -> str:
-    """``text`` as SageMaker accepts it in CustomerMetadataProperties.
+    """``text`` as SageMaker accepts it in CustomerMetadataProperties and tag values.
 
     Other characters become ``_`` and a longer text keeps its end (an S3 key's file name); the
     exact values are in the run's ``summary.json``, which the version's metrics point beside.
@@ -125,8 +125,14 @@ def model_package_request(
 
 
 def model_kind(config: PipelineConfig) -> dict[str, str]:
-    """What this pipeline's models predict, as the group's tags say it."""
-    return {"problem_type": config.problem_type, "target_column": config.data["target_column"]}
+    """What this pipeline's models predict, as the group's tags say it.
+
+    A label column may hold characters tags refuse (``income>50K``): they become ``_``.
+    """
+    return {
+        "problem_type": config.problem_type,
+        "target_column": metadata_value(config.data["target_column"]),
+    }
 
 
 def check_model_package_group(sagemaker, name: str, kind: dict[str, str]) -> str:
@@ -154,13 +160,15 @@ def check_model_package_group(sagemaker, name: str, kind: dict[str, str]) -> str
                 raise
             return check_model_package_group(sagemaker, name, kind)  # created meanwhile
     found = {tag["Key"]: tag["Value"] for tag in _tags(sagemaker, arn) if tag["Key"] in KIND_TAGS}
-    if found and found != kind:
+    if any(found[key] != kind[key] for key in found):
         raise _refusal(name, ", ".join(f"{k} {v}" for k, v in sorted(found.items())), kind)
     if not found:
         other_tasks = _version_tasks(sagemaker, name) - {TASKS[kind["problem_type"]]}
         if other_tasks:
             raise _refusal(name, f"versions of Task {', '.join(sorted(other_tasks))}", kind)
-        sagemaker.add_tags(ResourceArn=arn, Tags=tags)
+    missing = [tag for tag in tags if tag["Key"] not in found]
+    if missing:
+        sagemaker.add_tags(ResourceArn=arn, Tags=missing)
     return arn
 
 

@@ -18,7 +18,7 @@ from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 from airflow.sdk.exceptions import AirflowFailException
 
 from . import packaging
-from .config import PipelineConfig
+from .config import ConfigError, PipelineConfig
 from .gate import GateDecision, decide
 from .registry import (
     ModelKindError,
@@ -69,15 +69,21 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
     (keys, sizes, ETags) so the registered model names exactly the data it learned from.
 
     Before anything runs, the model package group must hold the kind of model this pipeline
-    trains (problem type and target): a run that could only end registering into the wrong
-    group fails here, at once.
+    trains (problem type and target), and the threshold must be one the metric can reach: a
+    run that could only end wrongly fails here, at once.
     """
     try:
         group = config.registry["model_package_group"]
         check_model_package_group(_sagemaker(config), group, model_kind(config))
-    except ModelKindError as error:
+        params = context["params"]
+        threshold = params.get("metric_threshold")
+        threshold = (
+            config.metric_threshold
+            if threshold is None
+            else config.check_threshold(threshold, "the run's param metric_threshold")
+        )
+    except (ModelKindError, ConfigError) as error:
         raise AirflowFailException(str(error)) from error
-    params = context["params"]
     triggered_by = raw_data_from_asset_events(context.get("triggering_asset_events"))
     if params.get("raw_data_uri"):
         raw_data_uri = params["raw_data_uri"]
@@ -91,16 +97,13 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
     digest = hashlib.sha256()
     for item in sorted(objects, key=lambda o: o["Key"]):
         digest.update(f"{item['Key']}\0{item['Size']}\0{item['ETag']}\n".encode())
-    threshold = params.get("metric_threshold")
     return Run(
         run_id=context["run_id"],
         key=run_key(context["run_id"]),
         artifact_root=config.artifact_root,
         raw_data_uri=raw_data_uri,
         raw_data_digest=digest.hexdigest(),
-        metric_threshold=float(
-            threshold if threshold is not None else config.training["metric_threshold"]
-        ),
+        metric_threshold=threshold,
         image_uri=pinned_image(config),
     )
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -40,10 +41,23 @@ from tests.support import (
 pytestmark = pytest.mark.timeout(300)
 
 HARD_CODED_PROCESSING = b"""
-import pathlib
+import pathlib, subprocess
 rows = pathlib.Path("/opt/ml/processing/input/data/data.csv").read_text().splitlines()
 pathlib.Path("/opt/ml/processing/output/rows.txt").write_text(str(len(rows) - 1))
 print("read", len(rows) - 1, "rows from /opt/ml/processing/input/data/data.csv")
+subprocess.run(["true"], stdout=subprocess.DEVNULL, check=True)  # devices work as in a container
+"""
+
+# Ends cleanly on SIGTERM, as a job that saves a checkpoint when SageMaker stops it.
+STOPPABLE = b"""
+import signal, sys, time
+def stop(*_):
+    time.sleep(1)
+    print("cleaned up", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("started", flush=True)
+time.sleep(120)
 """
 
 ARGUMENT_PROCESSING = b"""
@@ -73,8 +87,6 @@ open(os.environ["SM_OUTPUT_DIR"], "w").close()
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -149,8 +161,13 @@ def prepare(aws: MakeLocalAWS, key: str, script: bytes) -> tuple[str, str]:
     return bucket, role["Role"]["Arn"]
 
 
-def run_processing(aws: MakeLocalAWS, script: bytes, arguments: list[str] | None = None) -> dict:
-    """``python3 /opt/ml/processing/input/code/script.py <arguments>`` as a processing job."""
+def run_processing(
+    aws: MakeLocalAWS, script: bytes, arguments: list[str] | None = None, stop_after: str = ""
+) -> dict:
+    """``python3 /opt/ml/processing/input/code/script.py <arguments>`` as a processing job.
+
+    With ``stop_after``, the job is stopped once its log shows that text.
+    """
     bucket, role = prepare(aws, "code/script.py", script)
     name = f"own-process-{uuid.uuid4().hex[:8]}"
     sm = aws.client("sagemaker")
@@ -194,6 +211,12 @@ def run_processing(aws: MakeLocalAWS, script: bytes, arguments: list[str] | None
             ]
         },
     )
+    if stop_after:
+        deadline = time.monotonic() + 60
+        while stop_after not in log_of(aws, "/aws/sagemaker/ProcessingJobs", name):
+            assert time.monotonic() < deadline, f"{stop_after!r} never appeared in the log"
+            time.sleep(0.2)
+        sm.stop_processing_job(ProcessingJobName=name)
     job = wait(sm, "processing", name)
     job["bucket"], job["log"] = bucket, log_of(aws, "/aws/sagemaker/ProcessingJobs", name)
     return job
@@ -236,11 +259,14 @@ def run_training(aws: MakeLocalAWS, script: bytes, program: str = "train.py") ->
 
 def log_of(aws: MakeLocalAWS, group: str, name: str) -> str:
     logs = aws.client("logs")
-    (stream,) = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")[
-        "logStreams"
-    ]
-    events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])
-    return "\n".join(event["message"] for event in events["events"])
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")
+    return "\n".join(
+        event["message"]
+        for stream in streams["logStreams"]
+        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])[
+            "events"
+        ]
+    )
 
 
 def read(aws: MakeLocalAWS, bucket: str, key: str) -> bytes:
@@ -320,7 +346,9 @@ def test_with_namespaces_a_script_opening_opt_ml_itself_runs_and_the_host_is_unt
 
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
     assert read(server, job["bucket"], f"outputs/{job['ProcessingJobName']}/rows.txt") == b"3"
-    assert "in a private mount namespace" in job["log"].splitlines()[0]
+    assert job["log"].splitlines()[0] == (
+        "[local AWS] the job has its own /opt/ml, in a private mount namespace"
+    )
     assert "from /opt/ml/processing/input/data/data.csv" in job["log"]
     assert Path("/opt/ml").exists() == existed, "the job wrote /opt/ml on the host"
     assert health(server.endpoint_url)["job_isolation"] == "namespace"
@@ -343,7 +371,8 @@ def test_with_path_mapping_the_log_says_so_and_errors_show_opt_ml_paths(paths_se
     job = run_processing(paths_server, HARD_CODED_PROCESSING)
 
     assert health(paths_server.endpoint_url)["job_isolation"] == "paths"
-    assert "mapped to its sandbox folder" in job["log"].splitlines()[0]
+    first_line = job["log"].splitlines()[0]
+    assert first_line.startswith("[local AWS] /opt/ml is mapped to the job's folder in its command")
     assert job["ProcessingJobStatus"] == "Failed"
     assert "/opt/ml/processing/input/data/data.csv" in job["FailureReason"]
     assert_no_host_path(paths_server, job["FailureReason"], job["log"])
@@ -362,19 +391,55 @@ def test_with_path_mapping_scripts_given_their_paths_run(paths_server):
 
 
 def test_a_job_isolation_mode_that_does_not_exist_is_refused(tmp_path):
-    folder = tmp_path / "project"
-    folder.mkdir()
-    shutil.copy(PROJECT_ROOT / "pipeline.toml", folder)
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "local_aws", "--state-dir", ".local-aws", "--port", "0"],
-        cwd=folder,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "LOCAL_AWS_JOB_ISOLATION": "chroot"},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = start_make_local_aws(
+        tmp_path, LOCAL_AWS_PORT=str(free_port()), LOCAL_AWS_JOB_ISOLATION="chroot"
     )
 
     assert result.returncode == 2
     assert "LOCAL_AWS_JOB_ISOLATION='chroot' is not a job isolation mode" in result.stderr
-    assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize("mode", ["namespace", "paths"])
+def test_a_stopped_job_gets_its_grace_period_to_end_cleanly(mode, server, paths_server):
+    if mode == "namespace" and detect_isolation().mode != "namespace":
+        pytest.skip(f"no mount namespace here: {detect_isolation().reason}")
+    aws = server if mode == "namespace" else paths_server
+
+    job = run_processing(aws, STOPPABLE, stop_after="started")
+
+    assert job["ProcessingJobStatus"] == "Stopped"
+    assert "cleaned up" in job["log"], "the job was killed before its SIGTERM handler ran"
+
+
+def test_a_port_another_program_holds_is_refused_saying_how_to_move(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = start_make_local_aws(tmp_path, LOCAL_AWS_PORT=str(port))
+
+    assert result.returncode == 2
+    assert f"error: cannot serve on http://127.0.0.1:{port}" in result.stderr
+    assert "export LOCAL_AWS_PORT=" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "99999"])
+def test_a_local_aws_port_that_is_not_a_port_is_refused_naming_the_setting(tmp_path, value):
+    result = start_make_local_aws(tmp_path, LOCAL_AWS_PORT=value)
+
+    assert result.returncode == 2
+    assert "endpoint_url" in result.stderr and "LOCAL_AWS_PORT sets it" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def start_make_local_aws(tmp_path: Path, **environment: str) -> subprocess.CompletedProcess:
+    """`make local-aws` that is expected to refuse to start."""
+    shutil.copy(PROJECT_ROOT / "pipeline.toml", tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "local_aws", "--state-dir", ".local-aws"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -1,3 +1,4 @@
+import csv
 import re
 import shutil
 
@@ -131,3 +132,59 @@ def test_local_aws_port_is_one_variable_for_every_command(monkeypatch):
 
     assert load("local").env.endpoint_url == "http://127.0.0.1:4602"
     assert load("local").env.queue_url("q").startswith("http://127.0.0.1:4602/")
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "message"),
+    [
+        ("auc", "direction", "Higher", "direction 'Higher' must be higher or lower"),
+        ("auc", "gate_range", "0 to 1", "'0 to 1' is not a range such as"),
+        (
+            "rmse",
+            "early_stopping",
+            "no",
+            "exactly one metric of regression must say early_stopping",
+        ),
+        ("auc", "log_regex", "auc: [0-9.]+", "log_regex needs {split} and exactly one group"),
+    ],
+)
+def test_a_metric_table_that_cannot_be_meant_is_refused_naming_the_line(
+    tmp_path, row, column, value, message
+):
+    config = edited_config(tmp_path)
+    table = tmp_path / CONFIG["project"]["package"] / "metrics.csv"
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for entry in rows:
+        if entry["name"] == row:
+            entry[column] = value
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _ = config.metrics
+
+
+def test_a_threshold_the_primary_metric_cannot_reach_is_refused_at_load(tmp_path):
+    threshold = CONFIG["training"]["metric_threshold"]
+    metric = CONFIG["training"]["primary_metric"]
+    impossible = -1 if metric in ("rmse", "mae", "mse") else 7
+    config = edited_config(
+        tmp_path, (f"metric_threshold = {threshold}", f"metric_threshold = {impossible}")
+    )
+
+    with pytest.raises(ConfigError) as refused:
+        _ = config.metric_threshold
+    assert f"[training] metric_threshold {impossible} is out of range for {metric}" in str(
+        refused.value
+    )
+
+
+@pytest.mark.parametrize("port", ["abc", "99999"])
+def test_a_local_aws_port_that_is_not_a_port_is_refused_naming_the_setting(monkeypatch, port):
+    monkeypatch.setenv("LOCAL_AWS_PORT", port)
+
+    with pytest.raises(ConfigError, match="endpoint_url .* has no valid port"):
+        _ = load("local").env

@@ -48,10 +48,11 @@ def connection(local_aws):
         yield
 
 
-def config_with_group(group: str) -> PipelineConfig:
+def config_with_group(group: str, target: str | None = None) -> PipelineConfig:
     base = PipelineConfig.load(PROJECT_ROOT / "pipeline.toml", environment="local")
     settings = copy.deepcopy(base.settings)
     settings["registry"]["model_package_group"] = group
+    settings["data"]["target_column"] = target or settings["data"]["target_column"]
     return PipelineConfig(settings, "local", base.path)
 
 
@@ -125,6 +126,29 @@ def test_an_untagged_group_is_claimed_unless_its_versions_are_of_another_task(aw
     assert tags(sm, other) == {}
 
 
+def test_a_label_column_with_characters_tags_refuse_still_names_the_kind(aws_client):
+    sm, group = aws_client("sagemaker"), unique_group()
+    kind = model_kind(config_with_group(group, target="income>50K (yes?)"))
+
+    check_model_package_group(sm, group, kind)
+    check_model_package_group(sm, group, kind)
+
+    assert tags(sm, group)["target_column"] == "income_50K _yes__"
+
+
+def test_a_group_with_one_of_the_tags_gets_the_other_when_it_agrees(aws_client):
+    sm, group = aws_client("sagemaker"), unique_group()
+    kind = model_kind(config_with_group(group))
+    sm.create_model_package_group(
+        ModelPackageGroupName=group,
+        Tags=[{"Key": "problem_type", "Value": kind["problem_type"]}],
+    )
+
+    check_model_package_group(sm, group, kind)
+
+    assert tags(sm, group) == kind
+
+
 def test_the_first_task_refuses_a_run_of_another_kind_before_any_job_runs(aws_client, connection):
     sm, s3, group = aws_client("sagemaker"), aws_client("s3"), unique_group()
     sm.create_model_package_group(
@@ -173,3 +197,22 @@ def test_register_model_checks_the_group_again_and_registers_nothing(aws_client,
 
     listed = sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
     assert listed == []
+
+
+@pytest.mark.parametrize("threshold", [7.0, "0.9"])
+def test_the_first_task_refuses_a_threshold_the_metric_cannot_reach(
+    aws_client, connection, threshold
+):
+    group = unique_group()
+    metric = CONFIG["training"]["primary_metric"]
+    if metric in ("rmse", "mae", "mse"):
+        threshold = -1.0 if threshold == 7.0 else threshold
+    context = {
+        "params": {"raw_data_uri": None, "metric_threshold": threshold},
+        "run_id": "manual__2026-12-05T00:00:00+00:00",
+        "triggering_asset_events": {},
+    }
+
+    expected = "is not a number" if isinstance(threshold, str) else f"out of range for {metric}"
+    with pytest.raises(AirflowFailException, match=f"param metric_threshold .* {expected}"):
+        steps.resolve_run_inputs(config_with_group(group), context)

@@ -15,7 +15,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from {{ cookiecutter.package_name }} import data_checks, preprocess
 
-from tools.expectations import DraftError, draft_suites, write_suites
+from tools.expectations import DraftError, draft_suites, table_warnings, write_suites
 
 
 def breast_cancer() -> pd.DataFrame:
@@ -162,3 +162,17 @@ def write(table: pd.DataFrame, folder):
     folder.mkdir(parents=True)
     table.to_csv(folder / "table.csv", index=False)
     return folder
+
+
+def test_a_table_the_drafted_raw_suite_would_refuse_is_warned_about():
+    table = breast_cancer()
+    table.loc[: len(table) // 10, "target"] = None
+
+    found = table_warnings(table, "target", max_unlabelled=0.05)
+    small = table_warnings(breast_cancer().head(60), "target", max_unlabelled=0.05)
+
+    assert [warning.split(" of the rows")[0] for warning in found] == ["10.0%"]
+    assert small == [
+        "the table has 60 rows; the raw check wants at least 100 to train and evaluate a model, "
+        "and will fail on it"
+    ]
