@@ -20,6 +20,7 @@ def stack_name(config) -> str:
 
 
 def stack_parameters(config) -> list[dict]:
+    kind = model_kind(config)  # the registry group's tags: what its models predict
     values = {
         "ProjectSlug": config.slug,
         "ArtifactBucketName": config.env.bucket,
@@ -28,10 +29,8 @@ def stack_parameters(config) -> list[dict]:
         "TopicName": config.section("notifications")["topic_name"],
         "SageMakerRoleName": config.env.role_name,
         "ModelPackageGroupName": config.registry["model_package_group"],
-        **{
-            parameter: model_kind(config)[tag]
-            for parameter, tag in (("ProblemType", "problem_type"), ("TargetColumn", "target_column"))
-        },
+        "ProblemType": kind["problem_type"],
+        "TargetColumn": kind["target_column"],
     }
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
 
