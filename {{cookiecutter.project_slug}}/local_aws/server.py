@@ -1,13 +1,15 @@
-"""The local AWS server: moto's server mode plus request checks, persistence and real jobs.
+"""The local AWS server: moto's server mode plus request checks, persistence and capabilities.
 
-Requests pass through three layers before moto answers them:
+Requests pass through these layers before moto answers them:
 
-1. ``ValidatingMiddleware`` refuses what AWS would refuse (constraints from the service model);
-2. ``PersistingMiddleware`` snapshots the services a request changed, under one lock;
-3. moto's ``DomainDispatcherApplication``, with the SageMaker job operations routed to the runner.
+1. the health route, ``/_local_aws/health``: who this local AWS is, and that it is ready;
+2. capabilities' own routes, each served under the state lock;
+3. ``ValidatingMiddleware`` refuses what AWS would refuse (constraints from the service model);
+4. ``PersistingMiddleware`` serves each request under the state lock and saves what it changed;
+5. moto's ``DomainDispatcherApplication``, as the capabilities have patched it.
 
-Each later capability (endpoints, monitoring jobs, feature store runtime) installs itself the way
-``sagemaker_jobs`` does: one module hooking the operations it serves.
+What each service needs beyond moto comes from the capabilities (``local_aws.capabilities``):
+this module names none.
 """
 
 from __future__ import annotations
@@ -27,22 +29,22 @@ from local_aws import __version__
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/_local_aws/health"
-#: Operations that wait for data (long polling): they take the state lock only while they change
-#: something (see ``sqs_polling``), never while they wait.
-_BLOCKING = {("sqs", "ReceiveMessage")}
 
 
 class PersistingMiddleware:
-    """Runs each changing request under the state lock and snapshots what it touched.
+    """Runs each changing request under the state lock and saves what it touched.
 
-    Reads of the control planes take the lock too, so nothing is seen before it is saved; S3
-    reads (GET, HEAD), which stream objects, do not.
+    Reads of the control planes take the lock too, so nothing is seen before it is saved;
+    GET and HEAD requests (object downloads, which stream) do not. Operations a capability
+    declares ``unlocked`` (long polls) take the lock themselves while they change something.
     """
 
-    def __init__(self, app, store, identify):
+    def __init__(self, app, store, identify, capabilities):
         self.app = app
         self.store = store
         self.identify = identify
+        self.unlocked = {pair for c in capabilities for pair in c.unlocked}
+        self.unidentified = [s for c in capabilities for s in c.changed_by_unidentified_requests]
 
     def __call__(self, environ, start_response):
         if environ["REQUEST_METHOD"] in ("GET", "HEAD", "OPTIONS"):
@@ -52,17 +54,34 @@ class PersistingMiddleware:
             # under the lock all the same: what a reader sees (a job just Completed) is on disk
             with self.store.lock:
                 return _consume(self.app(environ, start_response))
-        # Every service served but S3 speaks JSON or query and is identified; S3 (REST) is not,
-        # and moto serves an unsigned write (a browser form, a public bucket) as S3 too.
-        service, operation = (info.service, info.operation) if info else ("s3", None)
-        if (service, operation) in _BLOCKING:
+        changed = [info.service] if info else self.unidentified
+        if info is not None and (info.service, info.operation) in self.unlocked:
             body = _consume(self.app(environ, start_response))
-            self.store.save([service])
+            self.store.save(changed)
             return body
         with self.store.lock:
             body = _consume(self.app(environ, start_response))
-            self.store.save([service])
+            self.store.save(changed)
         return body
+
+
+class Routes:
+    """Capabilities' own routes (path prefix → app), each request under the state lock."""
+
+    def __init__(self, app, store, routes):
+        self.app = app
+        self.store = store
+        self.routes = routes  # prefix → (app, services it changes)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        for prefix, (route, persists) in self.routes.items():
+            if path.startswith(prefix):
+                with self.store.lock:
+                    body = _consume(route(environ, start_response))
+                    self.store.save(persists)
+                return body
+        return self.app(environ, start_response)
 
 
 def _consume(response) -> list[bytes]:
@@ -75,7 +94,7 @@ def _consume(response) -> list[bytes]:
 
 
 class LocalAWS:
-    """Owns the state, the job runner and the HTTP server of one local AWS."""
+    """Owns the state, the job runner, the capabilities and the HTTP server of one local AWS."""
 
     def __init__(
         self,
@@ -95,6 +114,10 @@ class LocalAWS:
         self.project = project or {}
         self._server = None
         self._thread: threading.Thread | None = None
+        self._started_with: list[str] = []
+        self.isolation = None
+        self.capabilities = []
+        self.context = None
         self.runner = None
         self.store = None
 
@@ -103,73 +126,87 @@ class LocalAWS:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> LocalAWS:
-        """Restore the state, recover interrupted jobs and start serving in a background thread."""
+        """Restore the state, let each capability recover, and serve in a background thread."""
         started = time.monotonic()
         import moto.iam.models
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-        from local_aws import (
-            cloudformation,
-            model_registry,
-            s3_storage,
-            sagemaker_jobs,
-            sqs_polling,
-        )
-        from local_aws.jobs.processing import ProcessingExecution
-        from local_aws.jobs.runner import JobRunner
+        from local_aws.capabilities import capabilities
         from local_aws.jobs.sandbox import detect_isolation
-        from local_aws.jobs.training import TrainingExecution
-        from local_aws.state import StateStore
-        from local_aws.validation import ValidatingMiddleware, identify
 
-        isolation = detect_isolation()  # refuses an impossible LOCAL_AWS_JOB_ISOLATION first
+        # refuses an impossible LOCAL_AWS_JOB_ISOLATION before anything else
+        self.isolation = isolation = detect_isolation()
+        self.capabilities = capabilities()
         # Requests signed with unknown keys act in the dev account; assumed roles act in theirs.
         moto.iam.models.DEFAULT_ACCOUNT_ID = self.account_id
 
-        self.store = StateStore(self.state_dir)
-        self.store.open()
-        s3_storage.install(self.store.blobs)
-        restored = self.store.load()
-
-        app = DomainDispatcherApplication(create_backend_app)
-        app = PersistingMiddleware(app, self.store, identify)
-        app = ValidatingMiddleware(app)
-        app = _HealthCheck(app, self)
+        # The socket first: the port (0 picks one) is part of what jobs are told.
+        dispatch = _Deferred()
         try:
             self._server = make_server(
-                self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+                self.host, self.port, dispatch, threaded=True, request_handler=MotoRequestHandler
             )
         except SystemExit:  # werkzeug's own way to give up on a port in use
             raise OSError(errno.EADDRINUSE, "the port is in use by another program") from None
-        self.port = self._server.server_port  # resolves port 0 to the one the OS chose
-
-        self.runner = JobRunner(
-            self.store,
-            self.endpoint_url,
-            kinds=(ProcessingExecution, TrainingExecution),
-            isolation=isolation,
-        )
-        sagemaker_jobs.install(self.runner)
-        model_registry.install()
-        cloudformation.install()
-        sqs_polling.install(self.store.lock)
-        interrupted = self.runner.recover()
+        self.port = self._server.server_port
+        try:
+            self._prepare(dispatch)
+        except BaseException:
+            self._server.server_close()
+            raise
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         log.info(
-            "local AWS ready on %s in %.2f s (state %s; restored %s; failed %d interrupted jobs)",
+            "local AWS ready on %s in %.2f s (state %s; %s)",
             self.endpoint_url,
             time.monotonic() - started,
             self.state_dir,
-            ", ".join(restored) or "nothing",
-            len(interrupted),
+            "; ".join(self._started_with),
         )
-        log.info("jobs: %s", self.runner.isolation.describe())
+        log.info("jobs: %s", isolation.describe())
         return self
+
+    def _prepare(self, dispatch: _Deferred) -> None:
+        """State restored, capabilities installed and recovered, the app built."""
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        from local_aws.capability import Context
+        from local_aws.jobs.runner import JobRunner
+        from local_aws.state import StateStore
+        from local_aws.validation import ValidatingMiddleware, identify
+
+        self.store = StateStore(self.state_dir, self.capabilities)
+        self.store.open()
+        self.runner = JobRunner(self.store, self.endpoint_url, self.isolation)
+        self.context = Context(self.store, self.runner, self.endpoint_url, self.account_id)
+        for capability in self.capabilities:
+            if capability.install:
+                capability.install(self.context)
+        restored = self.store.load()
+        reaped = self.runner.reap_orphans()
+        recovered = [
+            line
+            for capability in self.capabilities
+            if capability.recover
+            for line in capability.recover(self.context)
+        ]
+
+        app = DomainDispatcherApplication(create_backend_app)
+        app = PersistingMiddleware(app, self.store, identify, self.capabilities)
+        app = ValidatingMiddleware(app)
+        routes = {
+            prefix: (factory(self.context), capability.persists)
+            for capability in self.capabilities
+            for prefix, factory in capability.routes.items()
+        }
+        app = Routes(app, self.store, routes)
+        dispatch.app = _HealthCheck(app, self)
+        self.store.start_periodic_saves()
+        self._started_with = [
+            f"restored {', '.join(restored) or 'nothing'}",
+            f"ended {reaped} orphaned job processes",
+            *recovered,
+        ]
 
     def stop(self, wait_for_jobs: float = 0.0) -> None:
         """Stop serving. Running jobs are stopped (or given ``wait_for_jobs`` seconds to end)."""
@@ -181,7 +218,11 @@ class LocalAWS:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        for capability in self.capabilities:
+            if capability.stop and self.context is not None:
+                capability.stop(self.context)
         if self.store is not None:
+            self.store.stop_periodic_saves()
             self.store.save_all()
 
     def health(self) -> dict:
@@ -196,7 +237,20 @@ class LocalAWS:
             "version": __version__,
             "moto": version("moto"),
             "job_isolation": self.runner.isolation.mode if self.runner else None,
+            "capabilities": [capability.name for capability in self.capabilities],
         }
+
+
+class _Deferred:
+    """The server's app until the real one is built (nothing is served before that)."""
+
+    app = None
+
+    def __call__(self, environ, start_response):
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"the local AWS is starting"]
+        return self.app(environ, start_response)
 
 
 class _HealthCheck:

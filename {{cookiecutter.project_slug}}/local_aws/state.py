@@ -1,9 +1,12 @@
 """Keeping the local AWS's state on disk: it survives a restart and a ``kill -9``.
 
-Each persisted service's moto backends (every account and region) are pickled to
+Each persisted service's backends (every account and region) are pickled to
 ``<state>/services/<service>.pickle`` after every request that may have changed them, written to a
 temporary file and renamed, so a crash leaves either the old or the new snapshot, never half of one.
-S3 object bytes are not in these pickles: they live in the blob store (see ``s3_storage``).
+Which services are kept, and what a request to one may change in others, the capabilities say
+(``local_aws.capability``); state that grows with traffic (logs, metrics) is saved every few
+seconds instead, and when the local AWS stops. What does not fit a pickle (S3 object bytes) a
+capability keeps itself.
 
 Pickles are only readable by the same code that wrote them, so the folder carries a
 ``format.json`` naming the state format and moto version; a mismatch is refused with a clear
@@ -27,36 +30,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto.backends import get_backend
 
-from local_aws.s3_storage import BlobStore, blob_digest
+from local_aws.capability import Capability
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = 1
-
-#: Services whose state is kept. Requests to others work but are forgotten at restart.
-PERSISTED_SERVICES = (
-    "s3",
-    "sagemaker",
-    "logs",
-    "iam",
-    "sts",
-    "sns",
-    "sqs",
-    "events",
-    "cloudwatch",
-    "kms",
-    "cloudformation",
-    "ecr",
-)
-
-#: A request to the key service can also change the others (S3 event notifications land in SQS,
-#: SNS fans out to SQS, CloudFormation creates resources everywhere).
-SIDE_EFFECTS = {
-    "s3": ("s3", "sqs", "sns", "events"),
-    "sns": ("sns", "sqs"),
-    "events": ("events", "sqs", "sns", "logs"),
-    "cloudformation": PERSISTED_SERVICES,
-}
+#: 2: capabilities each in a module of their own (pickled classes moved).
+STATE_FORMAT = 2
+#: Seconds between saves of the state that grows with traffic.
+PERIODIC_SAVE_SECONDS = float(os.environ.get("LOCAL_AWS_PERIODIC_SAVE_SECONDS", "1"))
 
 
 #: Synchronisation objects inside moto's models (SQS queues hold locks): saved as fresh ones.
@@ -100,14 +81,31 @@ class IncompatibleStateError(RuntimeError):
 class StateStore:
     """Reads and writes the snapshot of every persisted service under one folder."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, capabilities: list[Capability]):
         self.root = root
         self.services_dir = root / "services"
-        self.blobs = BlobStore(root / "s3-blobs")
         self.jobs_dir = root / "jobs"
         #: Held while a request changes a backend and while a snapshot is taken, so a snapshot
         #: never sees a half-applied change.
         self.lock = threading.RLock()
+        #: Services whose state is kept. Requests to others work but are forgotten at restart.
+        self.services = tuple(
+            dict.fromkeys(
+                service
+                for capability in capabilities
+                for service in (*capability.persists, *capability.saved_periodically)
+            )
+        )
+        self.periodic = {s for c in capabilities for s in c.saved_periodically}
+        self._backends = {name: b for c in capabilities for name, b in c.backends.items()}
+        self._side_effects: dict[str, set[str]] = {}
+        for capability in capabilities:
+            for service, affected in capability.side_effects.items():
+                every = self.services if "*" in affected else affected
+                self._side_effects.setdefault(service, {service}).update(every)
+        self._dirty: set[str] = set()
+        self._saver: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # --- format -------------------------------------------------------------------------------
 
@@ -136,12 +134,18 @@ class StateStore:
         self.services_dir.mkdir(exist_ok=True)
         self.jobs_dir.mkdir(exist_ok=True)
 
+    def backend(self, service: str):
+        """The service's backends of every account and region (moto's, or a capability's)."""
+        if service in self._backends:
+            return self._backends[service]
+        return get_backend(service)
+
     # --- snapshots ----------------------------------------------------------------------------
 
     def load(self) -> list[str]:
         """Restore every saved service into moto's backends; return the services restored."""
         restored = []
-        for service in PERSISTED_SERVICES:
+        for service in self.services:
             path = self.services_dir / f"{service}.pickle"
             if not path.exists():
                 continue
@@ -154,32 +158,54 @@ class StateStore:
                     "other code than this. Move the folder aside (or delete it to start afresh: "
                     "make local-aws-reset) and start again."
                 ) from error
-            backend_dict = get_backend(service)
+            backend_dict = self.backend(service)
             for account_id, regions in accounts.items():
                 account_backend = backend_dict[account_id]
                 for region, backend in regions.items():
                     dict.__setitem__(account_backend, region, backend)
             restored.append(service)
-        referenced = self._referenced_blobs()
-        removed = self.blobs.collect_garbage(referenced)
-        if removed:
-            log.info("removed %d S3 blobs no object refers to", removed)
         return restored
 
     def save(self, services: tuple[str, ...] | list[str]) -> None:
-        """Snapshot the given services (and those their requests affect)."""
+        """Snapshot the given services (and those their requests affect).
+
+        Services saved periodically are only marked: the next periodic save takes them.
+        """
         wanted: set[str] = set()
         for service in services:
-            wanted.update(SIDE_EFFECTS.get(service, (service,)))
+            wanted.update(self._side_effects.get(service, (service,)))
+        wanted &= set(self.services)
         with self.lock:
-            for service in sorted(wanted & set(PERSISTED_SERVICES)):
+            self._dirty |= wanted & self.periodic
+            for service in sorted(wanted - self.periodic):
                 self._save_one(service)
 
     def save_all(self) -> None:
-        self.save(PERSISTED_SERVICES)
+        with self.lock:
+            for service in self.services:
+                self._save_one(service)
+            self._dirty.clear()
+
+    def start_periodic_saves(self) -> None:
+        """Save what grows with traffic every ``PERIODIC_SAVE_SECONDS``, in the background."""
+        self._stopping.clear()
+        self._saver = threading.Thread(target=self._save_periodically, daemon=True)
+        self._saver.start()
+
+    def stop_periodic_saves(self) -> None:
+        self._stopping.set()
+        if self._saver is not None:
+            self._saver.join(timeout=10)
+
+    def _save_periodically(self) -> None:
+        while not self._stopping.wait(PERIODIC_SAVE_SECONDS):
+            with self.lock:
+                dirty, self._dirty = self._dirty, set()
+                for service in sorted(dirty):
+                    self._save_one(service)
 
     def _save_one(self, service: str) -> None:
-        backend_dict = get_backend(service)
+        backend_dict = self.backend(service)
         accounts = {
             account_id: dict(account_backend.items())
             for account_id, account_backend in list(backend_dict.items())
@@ -197,15 +223,3 @@ class StateStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-
-    def _referenced_blobs(self) -> set[str]:
-        digests: set[str] = set()
-        for _account, _region, backend in get_backend("s3").iter_backends():
-            for bucket in backend.buckets.values():
-                keys = [key for _name, versions in bucket.keys.iterlists() for key in versions]
-                # the parts of multipart uploads not yet completed are objects to keep too
-                keys += [
-                    part for upload in bucket.multiparts.values() for part in upload.parts.values()
-                ]
-                digests.update(blob_digest(key) for key in keys if hasattr(key, "_blob_digest"))
-        return digests

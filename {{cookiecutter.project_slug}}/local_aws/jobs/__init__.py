@@ -1,1 +1,2 @@
-"""Job kinds the local AWS executes; each follows its SageMaker container contract."""
+"""The job runner: jobs in sandboxes of their own, run in the background (the kinds of job
+are capabilities)."""

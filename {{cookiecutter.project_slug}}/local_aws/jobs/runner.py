@@ -1,11 +1,10 @@
-"""Running SageMaker jobs on this machine, in the background, several at once.
+"""Running jobs on this machine, in the background, several at once.
 
-A job kind (processing, training; later transform, monitoring) subclasses ``JobExecution`` and
-says how to prepare its sandbox, which command to run and what to do with the results. This
-module owns what every kind shares: a thread per job, the job's process in its own process group,
-``StoppingCondition.MaxRuntimeInSeconds``, ``Stop*Job``, its output streamed to CloudWatch Logs,
-status changes written to the moto backend and persisted at once, and the recovery of jobs that
-were running when the local AWS died.
+A job kind (a capability: processing, training; later transform, monitoring) subclasses
+``JobExecution`` and says how to prepare its sandbox, which command to run, where its log goes
+and how it records its status. This module owns what every kind shares: a thread per job, the
+job's process in its own process group and sandbox, its maximum runtime, stopping it, its output
+streamed to its log, and, after a crash, ending the processes of jobs that were running.
 """
 
 from __future__ import annotations
@@ -20,21 +19,16 @@ import subprocess
 import threading
 import time
 import traceback
+from typing import Protocol
 
-import boto3
 import psutil
-from botocore.config import Config
-from moto.backends import get_backend
-from moto.core.utils import utcnow
 
-from local_aws.jobs.logs import JobLog
-from local_aws.jobs.s3_transfer import S3Transfer
 from local_aws.jobs.sandbox import NAMESPACE, Isolation, Sandbox, detect_isolation
 from local_aws.state import StateStore
 
 log = logging.getLogger(__name__)
 
-#: AWS's FailureReason holds at most 1024 characters.
+#: A failure reason holds at most 1024 characters (SageMaker's FailureReason does).
 MAX_REASON = 1024
 #: Seconds between SIGTERM and SIGKILL when a job is stopped. SageMaker waits 120 s; a local run
 #: has nothing worth that wait, so the grace period is shorter (and configurable).
@@ -54,11 +48,23 @@ class JobError(Exception):
     """The job failed for a reason that becomes its ``FailureReason``."""
 
 
-class JobExecution:
-    """One run of one job. Subclasses fill in the SageMaker contract of their kind."""
+class JobLogLike(Protocol):
+    """Where a job's output goes, line by line (CloudWatch Logs for SageMaker's jobs)."""
 
+    lines: list[str]
+
+    def write(self, line: str) -> None: ...
+
+    def flush_if_due(self) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class JobExecution:
+    """One run of one job. Subclasses fill in the contract of their kind."""
+
+    #: The kind's name: its sandboxes live in ``<state>/jobs/<account>/<region>/<kind>/<name>``.
     kind = ""
-    log_group = ""
 
     def __init__(self, runner: JobRunner, account_id: str, region: str, name: str, request: dict):
         self.runner = runner
@@ -70,14 +76,13 @@ class JobExecution:
         self.sandbox = Sandbox(
             runner.store.jobs_dir / account_id / region / self.kind / name, runner.isolation
         )
-        self.s3 = S3Transfer(account_id, region, runner.store)
-        self.log: JobLog | None = None
+        self.log: JobLogLike | None = None
         self.started = time.monotonic()
 
     # --- what subclasses provide --------------------------------------------------------------
 
-    def fake(self):
-        """moto's record of this job."""
+    def open_log(self) -> JobLogLike:
+        """Start the job's log and return it."""
         raise NotImplementedError
 
     def run(self) -> None:
@@ -85,51 +90,33 @@ class JobExecution:
         raise NotImplementedError
 
     def on_failed(self, reason: str) -> None:
+        """Record that the job failed, with all the details of its kind."""
         raise NotImplementedError
 
     def on_stopped(self, stopped_by: str) -> None:
+        """Record that the job was stopped: by ``request``, or at its ``max_runtime``."""
         raise NotImplementedError
 
-    @classmethod
-    def fail_interrupted(cls, account_id: str, region: str, backend, reason: str) -> list[str]:
-        """Fail this kind's jobs that were running when the local AWS died; return their names."""
+    def record_failed_only(self, reason: str) -> None:
+        """Record Failed and nothing else: the last resort when ``on_failed`` itself fails."""
+        raise NotImplementedError
+
+    @property
+    def completed(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def max_runtime(self) -> float:
+        """Seconds the job may run before it is stopped."""
         raise NotImplementedError
 
     # --- shared machinery ---------------------------------------------------------------------
 
-    @property
-    def max_runtime(self) -> float:
-        return float(self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
-
-    def update(self, **attributes) -> None:
-        """Change moto's record of the job and persist it at once."""
-        with self.runner.store.lock:
-            fake = self.fake()
-            for key, value in attributes.items():
-                setattr(fake, key, value)
-            fake.last_modified_time = utcnow()
-            self.runner.store.save(["sagemaker"])
-
-    def open_log(self) -> JobLog:
-        stream = f"{self.name}/algo-1-{int(time.time())}"
-        self.log = JobLog(
-            self.account_id,
-            self.region,
-            self.log_group,
-            stream,
-            self.runner.store.lock,
-            on_flush=lambda: self.runner.store.save(["logs"]),
-        )
-        return self.log
-
-    def credentials(self) -> dict[str, str]:
-        """The job's AWS environment: its execution role's credentials, as in a container."""
-        return self.runner.role_environment(self.account_id, self.region, self.request["RoleArn"])
-
     def execute(self) -> None:
         """Thread body: run the job and record how it ended, whatever happens."""
         try:
-            self.open_log().write(self.sandbox.isolation.describe())
+            self.log = self.open_log()
+            self.log.write(self.sandbox.isolation.describe())
             self.run()
         except JobStopped as stop:
             if self.runner.shutting_down:
@@ -138,7 +125,7 @@ class JobExecution:
                 self.on_stopped(stop.stopped_by)
         except JobError as error:
             self.record_failure(str(error))
-        except Exception as error:  # a defect in the local AWS must not leave a job InProgress
+        except Exception as error:  # a defect in the local AWS must not leave a job running
             log.exception("job %s crashed", self.name)
             if self.log:
                 self.log.write(traceback.format_exc())
@@ -153,22 +140,16 @@ class JobExecution:
 
     def record_failure(self, reason: str) -> None:
         """Record Failed even when recording the usual details (metrics, secondary status) fails."""
-        reason = self.sandbox.shown(reason)
+        reason = truncate_reason(self.sandbox.shown(reason))
         try:
             self.on_failed(reason)
         except Exception:
             log.exception("job %s: recording its failure failed", self.name)
-            self.update(
-                **{
-                    f"{self.kind}_job_status": "Failed",
-                    "failure_reason": truncate_reason(reason),
-                }
-            )
+            self.record_failed_only(reason)
 
     def discard_sandbox(self) -> None:
-        """A completed job's sandbox holds nothing S3 does not; a failed one is kept to debug."""
-        completed = self.fake().__dict__.get(f"{self.kind}_job_status") == "Completed"
-        if completed and not KEEP_SANDBOXES:
+        """A completed job's sandbox holds nothing its outputs do not; a failed one is kept."""
+        if self.completed and not KEEP_SANDBOXES:
             shutil.rmtree(self.sandbox.root, ignore_errors=True)
 
     def run_process(self, argv: list[str], env: dict[str, str], workdir: str | None = None) -> int:
@@ -263,16 +244,10 @@ def truncate_reason(reason: str) -> str:
 class JobRunner:
     """Starts job executions in threads and keeps track of their processes."""
 
-    def __init__(
-        self,
-        store: StateStore,
-        endpoint_url: str,
-        kinds: tuple[type[JobExecution], ...],
-        isolation: Isolation | None = None,
-    ):
+    def __init__(self, store: StateStore, endpoint_url: str, isolation: Isolation | None = None):
         self.store = store
+        #: Where the jobs reach the local AWS.
         self.endpoint_url = endpoint_url
-        self.kinds = kinds
         #: How jobs see /opt/ml on this machine (a private mount namespace, or path mapping).
         self.isolation = isolation or detect_isolation()
         self._running: dict[tuple[str, str, str, str], JobExecution] = {}
@@ -324,28 +299,6 @@ class JobRunner:
         for execution in executions:
             execution.stop_requested.set()
 
-    # --- credentials --------------------------------------------------------------------------
-
-    def role_environment(self, account_id: str, region: str, role_arn: str) -> dict[str, str]:
-        sts = boto3.client(
-            "sts",
-            endpoint_url=self.endpoint_url,
-            region_name=region,
-            aws_access_key_id="local-aws-runner",
-            aws_secret_access_key="local-aws-runner",
-            config=Config(retries={"max_attempts": 2}),
-        )
-        session = sts.assume_role(RoleArn=role_arn, RoleSessionName="SageMaker")["Credentials"]
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": session["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": session["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": session["SessionToken"],
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-
     # --- processes that outlive a crash -------------------------------------------------------
 
     def track(self, execution: JobExecution, process: subprocess.Popen) -> None:
@@ -359,8 +312,12 @@ class JobRunner:
     def untrack(self, process: subprocess.Popen) -> None:
         (self._pids_dir / f"{process.pid}.json").unlink(missing_ok=True)
 
-    def recover(self) -> list[str]:
-        """After a crash: kill orphaned job processes and fail the jobs they belonged to."""
+    def reap_orphans(self) -> int:
+        """After a crash: end the process groups of the jobs that were running; return how many.
+
+        Each kind then fails its own interrupted jobs (a capability's ``recover``).
+        """
+        reaped = 0
         for path in self._pids_dir.glob("*.json"):
             try:
                 record = json.loads(path.read_text())
@@ -369,15 +326,9 @@ class JobRunner:
             if record["start"] is not None and _process_start(record["pid"]) == record["start"]:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(record["pid"], signal.SIGKILL)
+                    reaped += 1
             path.unlink(missing_ok=True)
-        failed = []
-        with self.store.lock:
-            for account_id, region, backend in get_backend("sagemaker").iter_backends():
-                for kind in self.kinds:
-                    failed += kind.fail_interrupted(account_id, region, backend, INTERRUPTED)
-            if failed:
-                self.store.save(["sagemaker", "logs"])
-        return failed
+        return reaped
 
 
 def _process_start(pid: int) -> float | None:

@@ -13,13 +13,17 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+from moto.backends import get_backend
 from moto.s3 import notifications
 from moto.s3.models import FakeKey
+
+from local_aws.capability import Capability, Context, patch
 
 
 class BlobStore:
@@ -63,6 +67,33 @@ class BlobStore:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.path(digest), destination)
 
+    # --- as moto's S3 objects use it ----------------------------------------------------------
+
+    def read_value(self, key: FakeKey) -> bytes:
+        return self.read(key._blob_digest)
+
+    def write_value(self, key: FakeKey, new_value: bytes | str) -> None:
+        if isinstance(new_value, str):
+            new_value = new_value.encode("utf-8")
+        rewritten = "_blob_digest" in key.__dict__
+        key._blob_digest = self.put_bytes(new_value)
+        key.contentsize = len(new_value)
+        if rewritten:  # a new object keeps the ETag moto gave it ("<md5>-<parts>" for multipart)
+            key._etag = None
+        # moto opened a spooled buffer in __init__; it is never used here.
+        buffer = key.__dict__.pop("_value_buffer", None)
+        if buffer is not None:
+            buffer.close()
+
+    def etag(self, key: FakeKey) -> str:
+        if key._etag is None:
+            md5 = hashlib.md5(usedforsecurity=False)
+            with open(self.path(key._blob_digest), "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    md5.update(block)
+            key._etag = md5.hexdigest()
+        return f'"{key._etag}"'
+
     def collect_garbage(self, referenced: set[str]) -> int:
         removed = 0
         for blob in self.root.glob("??/*"):
@@ -92,23 +123,39 @@ def _copy_into(source: Path, f) -> None:
         shutil.copyfileobj(src, f, 1 << 20)
 
 
-_store: BlobStore | None = None
+#: The key under which the blob store is shared with the other capabilities (job data).
+BLOBS = "s3 blobs"
 
 
-def install(store: BlobStore) -> None:
-    """Route every moto S3 object's bytes through ``store`` (idempotent)."""
-    global _store
-    _store = store
-    if getattr(FakeKey, "_local_aws_disk_storage", False):
-        return
+def blob_store(context: Context) -> BlobStore:
+    return context.shared[BLOBS]
+
+
+def install(context: Context) -> None:
+    """Keep every moto S3 object's bytes in a blob store under the state folder."""
+    store = context.shared[BLOBS] = BlobStore(context.state_dir / "s3-blobs")
     # Event notifications carry the key URL-encoded as AWS does it: "raw/a b.csv" becomes
     # "raw/a+b.csv" (moto also encodes the slashes).
-    notifications.quote_plus = partial(quote_plus, safe="/")
-    FakeKey.value = property(_get_value, _set_value)
-    FakeKey.etag = property(_get_etag)
-    FakeKey.__getstate__ = _getstate
-    FakeKey.__setstate__ = _setstate
-    FakeKey._local_aws_disk_storage = True
+    patch(notifications, "quote_plus", lambda _: partial(quote_plus, safe="/"))
+    patch(FakeKey, "value", lambda _: property(store.read_value, store.write_value))
+    patch(FakeKey, "etag", lambda _: property(store.etag))
+    patch(FakeKey, "__getstate__", lambda _: _getstate)
+    patch(FakeKey, "__setstate__", lambda _: _setstate)
+
+
+def recover(context: Context) -> list[str]:
+    """Remove the blobs no object refers to any more (deleted objects, failed uploads)."""
+    referenced: set[str] = set()
+    for _account, _region, backend in get_backend("s3").iter_backends():
+        for bucket in backend.buckets.values():
+            keys = [key for _name, versions in bucket.keys.iterlists() for key in versions]
+            # the parts of multipart uploads not yet completed are objects to keep too
+            keys += [
+                part for upload in bucket.multiparts.values() for part in upload.parts.values()
+            ]
+            referenced.update(blob_digest(key) for key in keys if hasattr(key, "_blob_digest"))
+    removed = blob_store(context).collect_garbage(referenced)
+    return [f"removed {removed} S3 blobs no object refers to"] if removed else []
 
 
 def blob_digest(key: FakeKey) -> str:
@@ -122,34 +169,6 @@ def attach_blob(key: FakeKey, digest: str, size: int) -> None:
     key._etag = None
 
 
-def _get_value(self: FakeKey) -> bytes:
-    return _store.read(self._blob_digest)
-
-
-def _set_value(self: FakeKey, new_value: bytes | str) -> None:
-    if isinstance(new_value, str):
-        new_value = new_value.encode("utf-8")
-    rewritten = "_blob_digest" in self.__dict__
-    self._blob_digest = _store.put_bytes(new_value)
-    self.contentsize = len(new_value)
-    if rewritten:  # a new object keeps the ETag moto gave it ("<md5>-<parts>" for multipart)
-        self._etag = None
-    # moto opened a spooled buffer in __init__; it is never used here.
-    buffer = self.__dict__.pop("_value_buffer", None)
-    if buffer is not None:
-        buffer.close()
-
-
-def _get_etag(self: FakeKey) -> str:
-    if self._etag is None:
-        md5 = hashlib.md5(usedforsecurity=False)
-        with open(_store.path(self._blob_digest), "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                md5.update(block)
-        self._etag = md5.hexdigest()
-    return f'"{self._etag}"'
-
-
 def _getstate(self: FakeKey) -> dict[str, Any]:
     state = self.__dict__.copy()
     state.pop("_value_buffer", None)
@@ -158,7 +177,18 @@ def _getstate(self: FakeKey) -> dict[str, Any]:
 
 
 def _setstate(self: FakeKey, state: dict[str, Any]) -> None:
-    import threading
-
     self.__dict__.update(state)
     self.lock = threading.Lock()
+
+
+CAPABILITY = Capability(
+    name="S3 storage",
+    persists=("s3",),
+    # S3 event notifications land in SQS, SNS and EventBridge.
+    side_effects={"s3": ("sqs", "sns", "events")},
+    # S3 speaks a REST protocol the request checks do not identify; moto serves an unsigned
+    # write (a browser form, a public bucket) as S3 too.
+    changed_by_unidentified_requests=("s3",),
+    install=install,
+    recover=recover,
+)

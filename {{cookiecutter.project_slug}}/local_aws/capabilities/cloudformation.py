@@ -57,11 +57,11 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sqs.models import sqs_backends
 from moto.utilities.utils import get_partition
 
+from local_aws.capability import Capability, Context, patch
 
-def install() -> None:
-    """Add this module's resource types to moto's type map and its reference finder (idempotent)."""
-    if getattr(parsing, "_local_aws_types", False):
-        return
+
+def install(context: Context) -> None:
+    """Add this module's resource types to moto's type map and its reference finder."""
     # New types are direct CloudFormationModel subclasses, found the way moto finds its own once
     # its cached lists are rebuilt; types moto already has are replaced by their subclasses here.
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
@@ -69,8 +69,7 @@ def install() -> None:
     model_map = parsing.get_model_map()
     for model in (BucketResource, RoleResource, KeyResource):
         model_map[model.cloudformation_type()] = model
-    parsing.get_references_from_template = _parameter_references
-    parsing._local_aws_types = True
+    patch(parsing, "get_references_from_template", lambda _original: _parameter_references)
 
 
 #: ``${Name}`` in an ``Fn::Sub`` string; not ``${!Literal}`` nor ``${Resource.Attribute}``.
@@ -381,3 +380,12 @@ class KeyResource(Key):
         original_resource.description = properties.get("Description", "")
         original_resource.key_rotation_status = properties.get("EnableKeyRotation", False)
         return original_resource
+
+
+CAPABILITY = Capability(
+    name="CloudFormation",
+    persists=("cloudformation",),
+    # A stack creates, changes and deletes resources of every service.
+    side_effects={"cloudformation": ("*",)},
+    install=install,
+)

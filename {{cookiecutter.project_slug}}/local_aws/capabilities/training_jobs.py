@@ -1,5 +1,12 @@
 """Training jobs, run by SageMaker Training's container contract and its script mode.
 
+``CreateTrainingJob`` keeps moto's bookkeeping, then fixes what moto gets wrong (it replaces
+``MetricDefinitions``, drops ``Environment``, marks the job Completed at once and overwrites a
+job that already exists) and hands the job to the runner; ``StopTrainingJob`` stops it. Refused,
+as not emulated: several instances, ``Pipe``/``FastFile`` input, managed spot, built-in and
+marketplace algorithms, manifest files, gzip channels and checkpoints. Accepted and recorded
+only: the image, instance type and volume size, network settings, KMS keys and tags.
+
 The sandbox gets ``/opt/ml/input/config/{hyperparameters,inputdataconfig,resourceconfig}.json``
 and one folder per channel under ``/opt/ml/input/data``; the container's ``train`` command is the
 real SageMaker training toolkit (``sagemaker-training``), which downloads
@@ -15,6 +22,7 @@ have reported success (``/opt/ml/output/success``).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import tarfile
@@ -23,9 +31,20 @@ from pathlib import Path
 
 from moto.backends import get_backend
 from moto.core.utils import utcnow
+from moto.sagemaker.exceptions import ResourceInUseException
+from moto.sagemaker.responses import SageMakerResponse
 
-from local_aws.jobs.runner import JobError, JobExecution, truncate_reason
-from local_aws.jobs.s3_transfer import S3LocationError
+from local_aws.capabilities.s3_transfer import S3LocationError
+from local_aws.capabilities.sagemaker_job import (
+    NOT_EMULATED,
+    SageMakerJob,
+    check_role,
+    refuse_unsupported,
+    sagemaker_backends,
+    stop_job,
+)
+from local_aws.capability import Capability, Context, patch
+from local_aws.jobs.runner import INTERRUPTED, JobError
 from local_aws.validation import compile_pattern
 
 #: The container command when the request names none: the SageMaker training toolkit.
@@ -42,16 +61,17 @@ STATUS_MESSAGES = {
 }
 
 
-class TrainingExecution(JobExecution):
+class TrainingExecution(SageMakerJob):
     kind = "training"
     log_group = "/aws/sagemaker/TrainingJobs"
+    status_attribute = "training_job_status"
 
-    def fake(self):
+    def record(self):
         return get_backend("sagemaker")[self.account_id][self.region].training_jobs[self.name]
 
     def secondary(self, status: str, message: str | None = None, **attributes) -> None:
         """Move to a secondary status, closing the previous transition as SageMaker does."""
-        transitions = _transitions_to(self.fake(), status, message)
+        transitions = _transitions_to(self.record(), status, message)
         self.update(secondary_status=status, secondary_status_transitions=transitions, **attributes)
 
     def run(self) -> None:
@@ -111,7 +131,7 @@ class TrainingExecution(JobExecution):
                 **self.request.get("Environment", {}),
                 "SAGEMAKER_BASE_DIR": "/opt/ml",
                 "TRAINING_JOB_NAME": self.name,
-                "TRAINING_JOB_ARN": self.fake().arn,
+                "TRAINING_JOB_ARN": self.record().arn,
                 # The toolkit waits until every host in resourceconfig.json resolves; "algo-1"
                 # only resolves inside SageMaker's network, and one host needs no peers.
                 "SM_STUDIO_LOCAL_MODE": "true",
@@ -184,7 +204,6 @@ class TrainingExecution(JobExecution):
         return final_metrics(definitions, self.log.lines, report=self.log.write)
 
     def on_failed(self, reason: str) -> None:
-        reason = truncate_reason(reason)
         self.secondary(
             "Failed",
             message=f"Training job failed. Reason: {reason}"[:1024],
@@ -203,29 +222,87 @@ class TrainingExecution(JobExecution):
             final_metric_data_list=self.final_metrics(),
         )
 
-    @classmethod
-    def fail_interrupted(cls, account_id: str, region: str, backend, reason: str) -> list[str]:
-        """As after any failure: a Failed transition, an end time and the metrics logged so far."""
-        failed = []
-        logs = get_backend("logs")[account_id][region].groups.get(cls.log_group)
-        for job in backend.training_jobs.values():
-            if job.training_job_status not in ("InProgress", "Stopping"):
-                continue
-            lines = []
-            for name, stream in sorted(logs.streams.items() if logs else []):
-                if name.startswith(f"{job.training_job_name}/"):
-                    lines += [event.message for event in stream.events]
-            definitions = (job.algorithm_specification or {}).get("MetricDefinitions", [])
-            now = utcnow()
-            job.secondary_status_transitions = _transitions_to(
-                job, "Failed", f"Training job failed. Reason: {reason}"[:1024]
+
+def install(context: Context) -> None:
+    """Route ``CreateTrainingJob`` and ``StopTrainingJob`` to the runner."""
+
+    def create(original):
+        def create_training_job(self: SageMakerResponse):
+            request = json.loads(self.body)
+            name = request["TrainingJobName"]
+            backend = self.sagemaker_backend
+            if name in backend.training_jobs:
+                raise ResourceInUseException(
+                    "Training job names must be unique within an AWS account and region, and a "
+                    "training job with this name already exists "
+                    f"({backend.training_jobs[name].arn})"
+                )
+            refuse_unsupported(refusals(request))
+            check_role(request["RoleArn"])
+            result = original(self)
+            job = backend.training_jobs[name]
+            job.algorithm_specification = request["AlgorithmSpecification"]
+            job.environment = request.get("Environment")
+            job.training_job_status = "InProgress"
+            job.secondary_status = "Starting"
+            job.secondary_status_transitions = [
+                {
+                    "Status": "Starting",
+                    "StartTime": job.creation_time,
+                    "StatusMessage": STATUS_MESSAGES["Starting"],
+                }
+            ]
+            job.final_metric_data_list = []
+            job.training_start_time = job.training_end_time = job.model_artifacts = None
+            context.runner.submit(
+                TrainingExecution(context, self.current_account, self.region, name, request)
             )
-            job.secondary_status = job.training_job_status = "Failed"
-            job.failure_reason = reason
-            job.final_metric_data_list = final_metrics(definitions, lines)
-            job.training_end_time = job.last_modified_time = now
-            failed.append(job.training_job_name)
-        return failed
+            return result
+
+        return create_training_job
+
+    def stop(original):
+        def stop_training_job(self: SageMakerResponse):
+            result = stop_job(context, self, "training", "TrainingJobName", "training_job_status")
+            name = json.loads(self.body)["TrainingJobName"]
+            self.sagemaker_backend.training_jobs[name].secondary_status = "Stopping"
+            return result
+
+        return stop_training_job
+
+    patch(SageMakerResponse, "create_training_job", create)
+    patch(SageMakerResponse, "stop_training_job", stop)
+
+
+def recover(context: Context) -> list[str]:
+    """Fail the jobs that were running when the local AWS stopped or died, as after any failure:
+    a Failed transition, an end time and the metrics they had logged."""
+    failed = []
+    with context.lock:
+        for account_id, region, backend in sagemaker_backends():
+            logs = get_backend("logs")[account_id][region].groups.get(TrainingExecution.log_group)
+            for job in backend.training_jobs.values():
+                if job.training_job_status in ("InProgress", "Stopping"):
+                    _fail_interrupted(job, logs)
+                    failed.append(job.training_job_name)
+        if failed:
+            context.store.save(["sagemaker"])
+    return [f"failed interrupted training job {name}" for name in failed]
+
+
+def _fail_interrupted(job, logs) -> None:
+    lines = []
+    for name, stream in sorted(logs.streams.items() if logs else []):
+        if name.startswith(f"{job.training_job_name}/"):
+            lines += [event.message for event in stream.events]
+    definitions = (job.algorithm_specification or {}).get("MetricDefinitions", [])
+    job.secondary_status_transitions = _transitions_to(
+        job, "Failed", f"Training job failed. Reason: {INTERRUPTED}"[:1024]
+    )
+    job.secondary_status = job.training_job_status = "Failed"
+    job.failure_reason = INTERRUPTED
+    job.final_metric_data_list = final_metrics(definitions, lines)
+    job.training_end_time = job.last_modified_time = utcnow()
 
 
 def _transitions_to(job, status: str, message: str | None = None) -> list[dict]:
@@ -273,3 +350,45 @@ def _metric_pattern(text: str):
         return re.compile(text)
     except re.error:
         return compile_pattern(text)
+
+
+def refusals(request: dict) -> list[str]:
+    problems = []
+    algorithm = request["AlgorithmSpecification"]
+    if "AlgorithmName" in algorithm:
+        problems.append(
+            "AlgorithmSpecification.AlgorithmName: built-in and marketplace algorithms are not "
+            "emulated by the local AWS; use a TrainingImage with script mode"
+        )
+    if algorithm.get("TrainingInputMode", "File") != "File":
+        problems.append(f"TrainingInputMode {algorithm['TrainingInputMode']} {NOT_EMULATED}")
+    resources = request["ResourceConfig"]
+    if resources.get("InstanceCount", 1) != 1 or "InstanceGroups" in resources:
+        problems.append(f"ResourceConfig with more than one instance {NOT_EMULATED}")
+    if request.get("EnableManagedSpotTraining"):
+        problems.append(f"EnableManagedSpotTraining {NOT_EMULATED}")
+    if "CheckpointConfig" in request:
+        problems.append(f"CheckpointConfig {NOT_EMULATED}")
+    for channel in request.get("InputDataConfig", []):
+        name = channel.get("ChannelName")
+        source = channel.get("DataSource", {})
+        if "S3DataSource" not in source:
+            problems.append(
+                f"Channel {name!r}: only S3DataSource {NOT_EMULATED.replace('is not', 'is')}"
+            )
+            continue
+        if source["S3DataSource"].get("S3DataType", "S3Prefix") != "S3Prefix":
+            problems.append(f"Channel {name!r}: S3DataType other than S3Prefix {NOT_EMULATED}")
+        if channel.get("InputMode", "File") != "File":
+            problems.append(f"Channel {name!r}: InputMode {channel['InputMode']} {NOT_EMULATED}")
+        if channel.get("CompressionType", "None") != "None":
+            problems.append(f"Channel {name!r}: CompressionType Gzip {NOT_EMULATED}")
+    return problems
+
+
+CAPABILITY = Capability(
+    name="training jobs",
+    persists=("sagemaker",),
+    install=install,
+    recover=recover,
+)

@@ -1,7 +1,7 @@
 """Moving a job's data between the local S3 and its sandbox, as SageMaker does before and after.
 
 Works on moto's S3 backend directly instead of over HTTP: objects are blobs on disk already, so a
-download is a hard link and an upload hands the file to the blob store. S3 event notifications are
+download copies a file and an upload hands the file to the blob store. S3 event notifications are
 sent as for any other write.
 """
 
@@ -15,7 +15,7 @@ from moto.s3 import notifications
 from moto.s3.models import FakeDeleteMarker
 from moto.utilities.utils import get_partition
 
-from local_aws.s3_storage import attach_blob, blob_digest
+from local_aws.capabilities.s3_storage import BlobStore, attach_blob, blob_digest
 
 
 class S3LocationError(ValueError):
@@ -36,10 +36,11 @@ class S3Transfer:
     reads Completed after a ``kill -9`` still has its outputs.
     """
 
-    def __init__(self, account_id: str, region: str, store):
+    def __init__(self, account_id: str, region: str, store, blobs: BlobStore):
         self.account_id = account_id
         self.partition = get_partition(region)
         self.store = store
+        self.blobs = blobs
 
     @property
     def _backend(self):
@@ -75,7 +76,7 @@ class S3Transfer:
             target = destination / relative
             if not target.resolve().is_relative_to(destination.resolve()):
                 raise S3LocationError(f"The key {name!r} would escape the input folder")
-            self.store.blobs.copy_to(blob_digest(key), target)
+            self.blobs.copy_to(blob_digest(key), target)
         return len(keys)
 
     def upload_file(self, source: Path, uri: str, content_type: str | None = None) -> None:
@@ -95,7 +96,7 @@ class S3Transfer:
 
     def _put(self, source: Path, uri: str, content_type: str | None = None) -> None:
         bucket_name, key_name = split_uri(uri)
-        digest, size = self.store.blobs.put_file(source)
+        digest, size = self.blobs.put_file(source)
         with self.store.lock:
             bucket = self._bucket(bucket_name)
             key = self._backend.put_object(bucket_name, key_name, b"", disable_notification=True)

@@ -12,13 +12,15 @@ import time
 
 from moto.sqs.models import SQSBackend
 
+from local_aws.capability import Capability, Context, patch
 
-def install(lock) -> None:
-    """Make moto's SQS receives lock-aware (idempotent)."""
-    original = getattr(SQSBackend.receive_message, "_local_aws_original", None)
-    if original is None:
-        original = SQSBackend.receive_message
 
+def install(context: Context) -> None:
+    """Make moto's SQS receives lock-aware."""
+    patch(SQSBackend, "receive_message", lambda original: _lock_aware(original, context.lock))
+
+
+def _lock_aware(original, lock):
     def receive_message(
         self,
         queue_name,
@@ -38,5 +40,11 @@ def install(lock) -> None:
                 return received
             self.get_queue(queue_name).wait_for_messages(min(1.0, remaining))
 
-    receive_message._local_aws_original = original
-    SQSBackend.receive_message = receive_message
+    return receive_message
+
+
+CAPABILITY = Capability(
+    name="SQS long polling",
+    unlocked=frozenset({("sqs", "ReceiveMessage")}),
+    install=install,
+)

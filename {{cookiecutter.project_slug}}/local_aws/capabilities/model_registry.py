@@ -27,26 +27,33 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
+from local_aws.capability import Capability, Context, patch
 
-def install() -> None:
-    """Route moto's registry operations through the AWS behaviour above (idempotent)."""
-    if getattr(SageMakerResponse, "_local_aws_registry", False):
-        return
-    original_create_group = SageMakerModelBackend.create_model_package_group
-    original_create_package = SageMakerResponse.create_model_package
 
+def install(context: Context) -> None:
+    """Route moto's registry operations through the AWS behaviour above."""
     # On the backend, so that CloudFormation's AWS::SageMaker::ModelPackageGroup is refused too.
+    patch(SageMakerModelBackend, "create_model_package_group", _refuse_taken_group_names)
+    patch(SageMakerResponse, "create_model_package", _idempotent_create)
+    patch(SageMakerResponse, "update_model_package", lambda _original: _update_model_package)
+
+
+def _refuse_taken_group_names(original):
     def create_model_package_group(self: SageMakerModelBackend, model_package_group_name, **kwargs):
         group = self.model_package_groups.get(model_package_group_name)
         if group is not None:
             raise ValidationError(f"Model Package Group already exists: {group.arn}")
-        return original_create_group(self, model_package_group_name, **kwargs)
+        return original(self, model_package_group_name, **kwargs)
 
+    return create_model_package_group
+
+
+def _idempotent_create(original):
     def create_model_package(self: SageMakerResponse):
         request = json.loads(self.body)
         group = request.get("ModelPackageGroupName")
         if group is None:
-            return original_create_package(self)
+            return original(self)
         backend = self.sagemaker_backend
         if group not in backend.model_package_groups:
             raise ValidationError("Model Package Group does not exist.")
@@ -54,29 +61,34 @@ def install() -> None:
         for package in backend.model_packages.values() if token else ():
             if package.model_package_group_name == group and package.client_token == token:
                 return ActionResult({"ModelPackageArn": package.arn})
-        return original_create_package(self)
+        return original(self)
 
-    def update_model_package(self: SageMakerResponse):
-        request = json.loads(self.body)
-        package = self.sagemaker_backend.describe_model_package(request["ModelPackageArn"])
-        if "ModelApprovalStatus" in request:
-            package.set_model_approval_status(request["ModelApprovalStatus"])
-        if "ApprovalDescription" in request:
-            package.approval_description = request["ApprovalDescription"]
-        metadata = {
-            **(package.customer_metadata_properties or {}),
-            **request.get("CustomerMetadataProperties", {}),
-        }
-        for key in request.get("CustomerMetadataPropertiesToRemove", []):
-            metadata.pop(key, None)
-        package.customer_metadata_properties = metadata or None
-        package.add_additional_inference_specifications(
-            request.get("AdditionalInferenceSpecificationsToAdd")
-        )
-        package.modifications_done()
-        return ActionResult({"ModelPackageArn": package.arn})
+    return create_model_package
 
-    SageMakerModelBackend.create_model_package_group = create_model_package_group
-    SageMakerResponse.create_model_package = create_model_package
-    SageMakerResponse.update_model_package = update_model_package
-    SageMakerResponse._local_aws_registry = True
+
+def _update_model_package(self: SageMakerResponse):
+    request = json.loads(self.body)
+    package = self.sagemaker_backend.describe_model_package(request["ModelPackageArn"])
+    if "ModelApprovalStatus" in request:
+        package.set_model_approval_status(request["ModelApprovalStatus"])
+    if "ApprovalDescription" in request:
+        package.approval_description = request["ApprovalDescription"]
+    metadata = {
+        **(package.customer_metadata_properties or {}),
+        **request.get("CustomerMetadataProperties", {}),
+    }
+    for key in request.get("CustomerMetadataPropertiesToRemove", []):
+        metadata.pop(key, None)
+    package.customer_metadata_properties = metadata or None
+    package.add_additional_inference_specifications(
+        request.get("AdditionalInferenceSpecificationsToAdd")
+    )
+    package.modifications_done()
+    return ActionResult({"ModelPackageArn": package.arn})
+
+
+CAPABILITY = Capability(
+    name="Model Registry",
+    persists=("sagemaker",),
+    install=install,
+)
