@@ -1,8 +1,8 @@
 """The pipeline's scripts run directly on local files: the baseline that jobs are measured against.
 
-Each command comes from the request the DAG sends (``<package>_pipeline.jobs``), so the module and
-arguments are the job's own; only the container paths become local folders, as the local AWS's
-sandbox maps them. No S3, no job runner and no training toolkit are involved.
+Each command comes from the request the DAG sends (``<package>_pipeline.job_requests``), so the
+module and arguments are the job's own; only the container paths become local folders, as the
+local AWS's sandbox maps them. No S3, no job runner and no training toolkit are involved.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-import {{ cookiecutter.package_name }}_pipeline.jobs as jobs
+import {{ cookiecutter.package_name }}_pipeline.job_requests as jobs
 import {{ cookiecutter.package_name }}_pipeline.runs as runs
 
 from benchmarks import measure

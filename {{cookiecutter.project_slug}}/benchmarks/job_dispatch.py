@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import {{ cookiecutter.package_name }}_pipeline.jobs as jobs
+import {{ cookiecutter.package_name }}_pipeline.job_requests as jobs
 import {{ cookiecutter.package_name }}_pipeline.packaging as packaging
 
 from benchmarks import direct, measure
@@ -65,7 +65,7 @@ def comparison(direct: list[float], job: list[float]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = measure.arguments(__doc__, repeat=5)
-    parser.add_argument("--rows", type=int, default=config().data["sample_rows"])
+    parser.add_argument("--rows", type=int, default=config().data.sample_rows)
     args = parser.parse_args(argv)
     cfg = config()
     timings = {kind: {"direct": [], "job": []} for kind in ("processing", "training")}

@@ -78,7 +78,7 @@ def one_run(data: Path, airflow_home: Path, state_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = measure.arguments(__doc__, repeat=3)
-    parser.add_argument("--rows", type=int, default=config().data["sample_rows"])
+    parser.add_argument("--rows", type=int, default=config().data.sample_rows)
     # Internal: one DAG run in a fresh interpreter; main() put its data and Airflow home beside it.
     parser.add_argument("--one-run", type=Path, metavar="RUN_DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

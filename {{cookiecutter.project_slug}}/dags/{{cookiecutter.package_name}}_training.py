@@ -38,9 +38,16 @@ from airflow.sdk import (
     task,
 )
 
-from {{ cookiecutter.package_name }}_pipeline import jobs, steps
+from {{ cookiecutter.package_name }}_pipeline import (
+    gate,
+    job_requests,
+    packaging,
+    registry,
+    run_inputs,
+    summary,
+)
 from {{ cookiecutter.package_name }}_pipeline.config import load_config
-from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure
+from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure, summary_message
 from {{ cookiecutter.package_name }}_pipeline.operators import (
     RegisterModelVersionOnceOperator,
     RunScopedProcessingOperator,
@@ -63,7 +70,7 @@ raw_data = Asset(
             name=f"{config.slug}_raw_data_queue",
             trigger=MessageQueueTrigger(
                 scheme="sqs",
-                sqs_queue=env.queue_url(config.data["raw_data_queue"]),
+                sqs_queue=env.queue_url(config.data.raw_data_queue),
                 aws_conn_id=env.aws_conn_id,
                 region_name=env.region,
                 waiter_delay=env.poll_interval_seconds,
@@ -75,7 +82,7 @@ raw_data = Asset(
         )
     ],
 )
-schedule = config.training["schedule"]
+schedule = config.training.schedule
 job_settings = {
     "aws_conn_id": env.aws_conn_id,
     "region_name": env.region,
@@ -96,7 +103,7 @@ with DAG(
     ),
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    max_active_runs=config.training["max_active_runs"],
+    max_active_runs=config.training.max_active_runs,
     tags=[config.slug, "training", "sagemaker"],
     params={
         "raw_data_uri": Param(
@@ -115,7 +122,7 @@ with DAG(
         ),
     },
     default_args={
-        "owner": config.project["owner_email"],
+        "owner": config.project.owner_email,
         "retries": 2,
         "retry_delay": timedelta(seconds=env.retry_delay_seconds),
         "on_failure_callback": notify_failure,
@@ -125,70 +132,72 @@ with DAG(
     @task(task_id=RUN_INPUTS_TASK)
     def resolve_run_inputs(**context) -> dict:
         """Fix the run's training data (given, triggering object or prefix), key and threshold."""
-        return steps.resolve_run_inputs(config, context).to_xcom()
+        return run_inputs.resolve_run_inputs(config, context).to_xcom()
 
     @task
     def package_code(**context) -> dict:
         """Upload the ML package, the suites and a manifest (commit, lock hash, image digest)."""
-        return steps.package_code(config, Run.from_context(context))
+        return packaging.package_code(config, Run.from_context(context))
 
     check_raw_data = RunScopedProcessingOperator(
         task_id="check_raw_data",
         doc_md="Great Expectations suite `expectations/raw.json` on the raw table, as a job.",
-        build=partial(jobs.raw_data_check_job, config),
-        reports={"Data Docs": data_docs_report(config.data["raw_suite"])},
+        build=partial(job_requests.raw_data_check_job, config),
+        reports={"Data Docs": data_docs_report(config.data.raw_suite)},
         **job_settings,
     )
     preprocess = RunScopedProcessingOperator(
         task_id="preprocess",
         doc_md="Clean, split, fit the feature transform and write the data-quality baseline.",
-        build=partial(jobs.preprocess_job, config),
+        build=partial(job_requests.preprocess_job, config),
         **job_settings,
     )
     check_features = RunScopedProcessingOperator(
         task_id="check_features",
         doc_md="Great Expectations suite `expectations/features.json` on the training split.",
-        build=partial(jobs.features_check_job, config),
-        reports={"Data Docs": data_docs_report(config.data["features_suite"])},
+        build=partial(job_requests.features_check_job, config),
+        reports={"Data Docs": data_docs_report(config.data.features_suite)},
         **job_settings,
     )
     train = RunScopedTrainingOperator(
         task_id="train",
         doc_md="XGBoost in script mode; metrics parsed from the log by `MetricDefinitions`.",
-        build=partial(jobs.training_job, config),
+        build=partial(job_requests.training_job, config),
         **job_settings,
     )
     evaluate = RunScopedProcessingOperator(
         task_id="evaluate",
         doc_md="Scores the test split and writes SageMaker's model-quality `evaluation.json`.",
-        build=partial(jobs.evaluation_job, config),
+        build=partial(job_requests.evaluation_job, config),
         reports={"Evaluation report": EVALUATION_REPORT},
         **job_settings,
     )
 
-    @task(retries=0)
-    def gate(**context) -> dict:
+    @task(task_id="gate", retries=0)
+    def check_gate(**context) -> dict:
         """Fail the run unless the primary metric reaches its threshold."""
-        return steps.check_gate(config, Run.from_context(context))
+        return gate.check(config, Run.from_context(context))
 
     @task
     def describe_model_version(manifest: dict, decision: dict, **context) -> dict:
         """The model package request: model, metrics, data baseline and provenance."""
-        return steps.describe_model_version(config, Run.from_context(context), manifest, decision)
+        return registry.describe_model_version(
+            config, Run.from_context(context), manifest, decision
+        )
 
     @task(multiple_outputs=True)
     def summarize(decision: dict, package_arn: str, **context) -> dict:
         """Write summary.json: checks, metrics, gate, model package and where the reports are."""
-        summary = steps.summarize(config, Run.from_context(context), decision, package_arn)
-        return {"summary": summary, "message": steps.summary_message(summary)}
+        outcome = summary.summarize(config, Run.from_context(context), decision, package_arn)
+        return {"summary": outcome, "message": summary_message(outcome)}
 
     inputs = resolve_run_inputs()
     code = package_code()
-    decision = gate()
+    decision = check_gate()
     register_model = RegisterModelVersionOnceOperator(
         task_id="register_model",
         request=describe_model_version(code, decision),
-        package_group_name=config.registry["model_package_group"],
+        package_group_name=config.registry.model_package_group,
         model_kind=model_kind(config),
         aws_conn_id=env.aws_conn_id,
         region_name=env.region,
@@ -196,7 +205,7 @@ with DAG(
     outcome = summarize(decision, register_model.output)
     notify = SnsPublishOperator(
         task_id="notify",
-        target_arn=env.topic_arn(config.section("notifications")["topic_name"]),
+        target_arn=env.topic_arn(config.notifications.topic_name),
         subject=f"{config.slug}: new model version awaiting approval",
         message=outcome["message"],
         aws_conn_id=env.aws_conn_id,

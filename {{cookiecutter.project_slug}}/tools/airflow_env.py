@@ -1,7 +1,7 @@
 """An Airflow installation for this project on this machine: folders, database, AWS connection.
 
 Used by ``make demo`` (one DAG run with ``dag.test()``), ``make airflow`` (the real scheduler and
-UI, see ``tools.local_stack``) and the tests. Everything lives under one ``AIRFLOW_HOME`` with a
+UI, see ``tools.local_airflow``) and the tests. Everything lives under one ``AIRFLOW_HOME`` with a
 SQLite database; the AWS connection points at the local AWS. On AWS (MWAA), none of this is used:
 the environment's own settings and connection take its place.
 """

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with local_aws(args.state_dir) as endpoint_url:
             data = args.data or generate_sample_data(
-                PROJECT_ROOT / "build" / "sample-data.csv", args.rows or cfg.data["sample_rows"]
+                PROJECT_ROOT / "build" / "sample-data.csv", args.rows or cfg.data.sample_rows
             )
             aws = AWS(endpoint_url)
             inbox = prepare_account(aws)

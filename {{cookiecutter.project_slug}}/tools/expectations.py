@@ -255,18 +255,18 @@ def main(argv: list[str] | None = None) -> int:
         table = read_csv_dir(args.data)
         raw, features = draft_suites(
             table,
-            target=data["target_column"],
+            target=data.target_column,
             problem_type=cfg.problem_type,
-            sensitive=data.get("sensitive_columns", []),
+            sensitive=data.sensitive_columns,
             source=args.data.name,
             max_unlabelled=args.max_unlabelled,
         )
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for warning in table_warnings(table, data["target_column"], args.max_unlabelled):
+    for warning in table_warnings(table, data.target_column, args.max_unlabelled):
         print(f"warning: {warning}", file=sys.stderr)
-    raw["name"], features["name"] = data["raw_suite"], data["features_suite"]
+    raw["name"], features["name"] = data.raw_suite, data.features_suite
     previous = PROJECT_ROOT / "build" / "expectations-previous"
     for path in write_suites((raw, features), PROJECT_ROOT / "expectations", previous):
         count = len(json.loads(path.read_text())["expectations"])

@@ -24,11 +24,11 @@ def stack_parameters(config) -> list[dict]:
     values = {
         "ProjectSlug": config.slug,
         "ArtifactBucketName": config.env.bucket,
-        "RawDataPrefix": config.data["raw_prefix"],
-        "RawDataQueueName": config.data["raw_data_queue"],
-        "TopicName": config.section("notifications")["topic_name"],
+        "RawDataPrefix": config.data.raw_prefix,
+        "RawDataQueueName": config.data.raw_data_queue,
+        "TopicName": config.notifications.topic_name,
         "SageMakerRoleName": config.env.role_name,
-        "ModelPackageGroupName": config.registry["model_package_group"],
+        "ModelPackageGroupName": config.registry.model_package_group,
         "ProblemType": kind["problem_type"],
         "TargetColumn": kind["target_column"],
     }

@@ -146,7 +146,7 @@ def upload_training_data(aws: AWS, source: Path, name: str | None = None) -> str
     aws.client("s3").upload_file(str(source), bucket, key)
     # This run trains on the object right away: the announcement queued for the asset watcher
     # would only start a second run of the same data when Airflow's triggerer next polls.
-    consume_announcement(aws, cfg.data["raw_data_queue"], key)
+    consume_announcement(aws, cfg.data.raw_data_queue, key)
     return f"s3://{bucket}/{key}"
 
 
@@ -157,10 +157,10 @@ def upload_table(aws: AWS, source: Path) -> str:
     file alone, and nothing that lands here starts a run or joins a scheduled one.
     """
     cfg = config()
-    raw, uploads = cfg.data["raw_prefix"].strip("/") + "/", UPLOADS_PREFIX + "/"
+    raw, uploads = cfg.data.raw_prefix.strip("/") + "/", UPLOADS_PREFIX + "/"
     if raw.startswith(uploads) or uploads.startswith(raw):
         raise ValueError(
-            f"[data] raw_prefix {cfg.data['raw_prefix']!r} overlaps {UPLOADS_PREFIX!r}, where "
+            f"[data] raw_prefix {cfg.data.raw_prefix!r} overlaps {UPLOADS_PREFIX!r}, where "
             "`make demo DATA=` puts tables so that scheduled runs never take them: choose a "
             "raw_prefix beside it, such as data/raw"
         )
@@ -189,7 +189,7 @@ def generate_sample_data(path: Path, rows: int, seed: int = 0, drift: float = 0.
     cfg = config()
     path.parent.mkdir(parents=True, exist_ok=True)
     sample_data.write_csv(
-        path, rows, cfg.data["problem_type"], cfg.data["target_column"], seed=seed, drift=drift
+        path, rows, cfg.data.problem_type, cfg.data.target_column, seed=seed, drift=drift
     )
     return path
 

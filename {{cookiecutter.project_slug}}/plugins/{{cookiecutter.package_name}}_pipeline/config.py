@@ -1,17 +1,22 @@
 """The pipeline's configuration: ``pipeline.toml``, with the current environment's section.
 
 Every setting lives in ``pipeline.toml``; this module only finds the file, picks the environment
-named by ``PIPELINE_ENV`` and answers the questions the DAGs ask of it. It imports nothing heavy,
-so DAG files can use it at parse time. ``PIPELINE_ENV`` has no default: a deployment that forgot
-it must not quietly run against the local AWS's endpoint.
+named by ``PIPELINE_ENV`` and answers the questions the DAGs ask of it. Each section is read into
+a typed view (``config.data.target_column``), checked when it is first read: a misspelt or unknown
+key, a missing one or a value of the wrong type fails there, naming the file and the key, not
+three tasks later. It imports nothing heavy, so DAG files can use it at parse time.
+``PIPELINE_ENV`` has no default: a deployment that forgot it must not quietly run against the
+local AWS's endpoint.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+import typing
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,76 @@ def find_config_file() -> Path:
     raise ConfigError(
         f"{CONFIG_FILE} not found: set PIPELINE_CONFIG, or ship it in the DAGs folder"
     )
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """``[project]``: what the model is called."""
+
+    name: str
+    slug: str
+    package: str
+    owner_email: str
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """``[data]``: the training table and where it lands."""
+
+    problem_type: str
+    target_column: str
+    raw_prefix: str
+    raw_data_queue: str
+    raw_suite: str
+    features_suite: str
+    sensitive_columns: list[str] = field(default_factory=list)
+    sample_rows: int = 10000
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """``[training]``: when and how the model is trained, and the gate it must pass."""
+
+    schedule: str
+    primary_metric: str
+    metric_threshold: float
+    validation_fraction: float
+    test_fraction: float
+    seed: int
+    max_runtime_seconds: int
+    max_active_runs: int = 1
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProcessingSettings:
+    """``[processing]``: the processing jobs (data checks, preprocessing, evaluation)."""
+
+    max_runtime_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """``[registry]``: the Model Registry group and how its versions are served."""
+
+    model_package_group: str
+    content_types: list[str]
+    inference_framework: str
+    inference_framework_version: str
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """``[monitoring]``: when the endpoints' captured data is checked."""
+
+    schedule: str
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """``[notifications]``: where run results are published."""
+
+    topic_name: str
 
 
 @dataclass(frozen=True)
@@ -92,7 +167,7 @@ class Environment:
 
 
 class PipelineConfig:
-    """``pipeline.toml`` read once; sections as dicts, the environment as an ``Environment``."""
+    """``pipeline.toml`` read once; each section as a typed view, the environment's included."""
 
     def __init__(self, settings: dict[str, Any], environment_name: str, path: Path | None = None):
         self.settings = settings
@@ -121,29 +196,47 @@ class PipelineConfig:
         except KeyError:
             raise ConfigError(f"{self.path}: section [{name}] is missing") from None
 
-    @property
-    def project(self) -> dict[str, Any]:
-        return self.section("project")
+    def _view(self, kind: type, name: str, values: dict[str, Any] | None = None):
+        """``values`` (default: section ``[name]``) as ``kind``, every key and type checked."""
+        return _build(
+            kind, self.section(name) if values is None else values, f"{self.path}: [{name}]"
+        )
 
-    @property
-    def data(self) -> dict[str, Any]:
-        return self.section("data")
+    @cached_property
+    def project(self) -> ProjectSettings:
+        return self._view(ProjectSettings, "project")
 
-    @property
-    def training(self) -> dict[str, Any]:
-        return self.section("training")
+    @cached_property
+    def data(self) -> DataSettings:
+        return self._view(DataSettings, "data")
 
-    @property
-    def registry(self) -> dict[str, Any]:
-        return self.section("registry")
+    @cached_property
+    def training(self) -> TrainingSettings:
+        return self._view(TrainingSettings, "training")
+
+    @cached_property
+    def processing(self) -> ProcessingSettings:
+        return self._view(ProcessingSettings, "processing", self.settings.get("processing", {}))
+
+    @cached_property
+    def registry(self) -> RegistrySettings:
+        return self._view(RegistrySettings, "registry")
+
+    @cached_property
+    def monitoring(self) -> MonitoringSettings:
+        return self._view(MonitoringSettings, "monitoring")
+
+    @cached_property
+    def notifications(self) -> NotificationSettings:
+        return self._view(NotificationSettings, "notifications")
 
     @property
     def slug(self) -> str:
-        return self.project["slug"]
+        return self.project.slug
 
     @property
     def package(self) -> str:
-        return self.project["package"]
+        return self.project.package
 
     @property
     def training_dag_id(self) -> str:
@@ -161,16 +254,11 @@ class PipelineConfig:
             key: self._expand(key, value)
             for key, value in _resolve(environments, self.environment_name, seen=()).items()
         }
-        fields = Environment.__dataclass_fields__
-        unknown = set(merged) - set(fields)
-        if unknown:
-            raise ConfigError(
-                f"[environments.{self.environment_name}] has unknown settings: {sorted(unknown)}"
-            )
-        try:
-            environment = Environment(name=self.environment_name, **merged)
-        except TypeError as error:
-            raise ConfigError(f"[environments.{self.environment_name}]: {error}") from None
+        environment = self._view(
+            Environment,
+            f"environments.{self.environment_name}",
+            {"name": self.environment_name, **merged},
+        )
         try:
             _ = urlparse(environment.endpoint_url or "").port  # checks the port
         except ValueError:
@@ -208,7 +296,7 @@ class PipelineConfig:
 
     @property
     def problem_type(self) -> str:
-        problem_type = self.data["problem_type"]
+        problem_type = self.data.problem_type
         known = sorted({metric.problem_type for metric in self.metric_table})
         if problem_type not in known:
             raise ConfigError(
@@ -232,7 +320,7 @@ class PipelineConfig:
     @property
     def primary_metric(self) -> Metric:
         """The metric the gate checks: one the table lets gate this problem type."""
-        name = self.training["primary_metric"]
+        name = self.training.primary_metric
         gates = [metric for metric in self.metrics if metric.gates]
         for metric in gates:
             if metric.name == name:
@@ -246,7 +334,7 @@ class PipelineConfig:
     def metric_threshold(self) -> float:
         """The gate's threshold, within what the metric can reach."""
         where = f"{self.path}: [training] metric_threshold"
-        return self.check_threshold(self.training["metric_threshold"], where)
+        return self.check_threshold(self.training.metric_threshold, where)
 
     def check_threshold(self, value: Any, where: str) -> float:
         """``value`` as a threshold of the primary metric; ``ConfigError`` naming ``where``."""
@@ -255,7 +343,7 @@ class PipelineConfig:
             raise ConfigError(f"{where} {value!r} is not a number")
         if value not in metric.thresholds:
             raise ConfigError(
-                f"{where} {value!r} is out of range for {metric.name}; expected a number "
+                f"{where} {value:g} is out of range for {metric.name}; expected a number "
                 f"{metric.thresholds}"
             )
         return float(value)
@@ -267,7 +355,64 @@ class PipelineConfig:
 
     @property
     def raw_data_uri(self) -> str:
-        return f"{self.artifact_root}/{self.data['raw_prefix'].strip('/')}/"
+        return f"{self.artifact_root}/{self.data.raw_prefix.strip('/')}/"
+
+
+def _build(kind: type, values: dict[str, Any], where: str):
+    """``kind(**values)``, refusing unknown and missing keys and values of the wrong type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} is not a table of settings")
+    known = {item.name: item for item in fields(kind)}
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where} has an unknown setting {key!r}{hint}")
+    hints = typing.get_type_hints(kind)
+    checked = {}
+    for name, item in known.items():
+        if name not in values:
+            if item.default is MISSING and item.default_factory is MISSING:
+                raise ConfigError(f"{where} lacks the setting {name!r}")
+            continue
+        checked[name] = _typed(values[name], hints[name], f"{where} {name}")
+    return kind(**checked)
+
+
+_TYPE_WORDS = {
+    str: "text",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+    type(None): "nothing",
+}
+
+
+def _typed(value: Any, hint: Any, where: str) -> Any:
+    """``value`` if it has the type ``hint`` says (an int for a float becomes one), else refused."""
+    options = (
+        typing.get_args(hint)
+        if typing.get_origin(hint) in (typing.Union, type(int | None))
+        else (hint,)
+    )
+    for option in options:
+        if option is type(None) and value is None:
+            return value
+        origin = typing.get_origin(option) or option
+        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if origin in (str, bool, dict) and isinstance(value, origin):
+            return value
+        if origin is list and isinstance(value, list):
+            (item,) = typing.get_args(option) or (Any,)
+            if item is Any or all(isinstance(entry, item) for entry in value):
+                return value
+    expected = " or ".join(_TYPE_WORDS.get(typing.get_origin(o) or o, str(o)) for o in options)
+    raise ConfigError(f"{where} is {value!r}; expected {expected}")
 
 
 def _resolve(environments: dict, name: str, seen: tuple[str, ...]) -> dict[str, Any]:

@@ -7,9 +7,15 @@ f1, accuracy, precision, recall and r2; lower for rmse, mae and mse).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
+from airflow.sdk.exceptions import AirflowFailException
+
+from .config import PipelineConfig
+from .hooks import s3_hook, split_s3_uri
 from .metrics import Metric
+from .runs import Run
 
 METRIC_SECTIONS = ("binary_classification_metrics", "regression_metrics")
 
@@ -58,3 +64,13 @@ def decide(evaluation: dict, metric: Metric, threshold: float) -> GateDecision:
         higher_is_better=metric.higher_is_better,
         passed=passed,
     )
+
+
+def check(config: PipelineConfig, run: Run) -> dict:
+    """Fail the run at once, naming the metric and threshold, if the model is not good enough."""
+    bucket, key = split_s3_uri(f"{run.layout.evaluation}/evaluation.json")
+    evaluation = json.loads(s3_hook(config).read_key(key, bucket))
+    decision = decide(evaluation, config.primary_metric, run.metric_threshold)
+    if not decision.passed:
+        raise AirflowFailException(decision.message)
+    return {**decision.to_xcom(), "evaluation": evaluation}

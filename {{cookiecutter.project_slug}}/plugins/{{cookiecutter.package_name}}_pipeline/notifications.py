@@ -1,7 +1,8 @@
-"""Telling the team a run failed: a JSON message on the pipeline's SNS topic, with the reason.
+"""Telling the team how a run ended, on the pipeline's SNS topic.
 
 A run that succeeds is announced by the training DAG's ``notify`` task, as text for the reviewer
-who approves the new version (``steps.summary_message``).
+who approves the new version (:func:`summary_message`); a run that fails, by every task's failure
+callback, as JSON with the reason (:func:`notify_failure`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,25 @@ def notify_failure(context) -> None:
     config = load_config()
     message = failure_message(context)
     SnsHook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region).publish_to_target(
-        target_arn=config.env.topic_arn(config.section("notifications")["topic_name"]),
+        target_arn=config.env.topic_arn(config.notifications.topic_name),
         subject=f"{config.slug} training run failed at {message['failed_task']}"[:100],
         message=json.dumps(message, indent=2),
     )
+
+
+def summary_message(summary: dict) -> str:
+    """The notification text: what a reviewer needs to decide on approval."""
+    lines = [
+        f"{summary['project']}: run {summary['run_id']} registered a version awaiting approval.",
+        f"Gate: {summary['gate']}",
+        f"Model package: {summary['model_package_arn']} ({summary['approval_status']})",
+        "Metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(summary["metrics"].items())),
+        "Data checks: "
+        + ", ".join(
+            f"{name} {check['successful_expectations']}/{check['evaluated_expectations']} passed"
+            for name, check in summary["data_checks"].items()
+        ),
+        f"Reports: {summary['reports']['evaluation']}",
+        f"Artifacts: {summary['artifacts']}",
+    ]
+    return "\n".join(lines)

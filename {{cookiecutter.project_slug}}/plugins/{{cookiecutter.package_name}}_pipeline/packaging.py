@@ -20,6 +20,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from .config import PipelineConfig
+from .hooks import s3_hook
+from .runs import Run
+
 
 def source_files(folder: Path) -> list[Path]:
     """The files below ``folder``, without Python's caches, in a stable order."""
@@ -105,3 +109,13 @@ def upload(s3, layout, root: Path, package: str, manifest_doc: dict) -> None:
         Body=json.dumps(manifest_doc, indent=2).encode(),
         ContentType="application/json",
     )
+
+
+def package_code(config: PipelineConfig, run: Run) -> dict:
+    """Upload the run's code and its manifest; return the manifest."""
+    root = config.path.parent
+    digest = run.image_uri.partition("@")[2] or None
+    recorded = manifest(root, config.package, config.env.image_uri, digest)
+    upload(s3_hook(config).get_conn(), run.layout, root, config.package, recorded)
+    recorded["code_version"] = code_version(recorded)
+    return recorded

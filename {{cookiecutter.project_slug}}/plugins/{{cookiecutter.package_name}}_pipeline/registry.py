@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 
 from .config import PipelineConfig
 from .gate import GateDecision
+from .images import inference_image
+from .job_requests import model_artifact
 from .runs import Run
 
 APPROVAL_STATUS = "PendingManualApproval"
@@ -66,18 +68,18 @@ def model_package_request(
     code_version: str,
     decision: GateDecision,
 ) -> dict:
-    config_group = config.registry["model_package_group"]
+    config_group = config.registry.model_package_group
     layout = run.layout
     baseline = layout.preprocessed("baseline")
     data_quality = {
         "Statistics": _file(f"{baseline}/statistics.json"),
         "Constraints": _file(f"{baseline}/constraints.json"),
     }
-    content_types = config.registry["content_types"]
+    content_types = config.registry.content_types
     return {
         "ModelPackageGroupName": config_group,
         "ModelPackageDescription": (
-            f"{config.project['name']}: {decision.message} (run {run.run_id})"
+            f"{config.project.name}: {decision.message} (run {run.run_id})"
         ),
         "ModelApprovalStatus": APPROVAL_STATUS,
         "Task": TASKS[config.problem_type],
@@ -131,7 +133,7 @@ def model_kind(config: PipelineConfig) -> dict[str, str]:
     """
     return {
         "problem_type": config.problem_type,
-        "target_column": metadata_value(config.data["target_column"]),
+        "target_column": metadata_value(config.data.target_column),
     }
 
 
@@ -198,3 +200,17 @@ def _version_tasks(sagemaker, group: str) -> set[str]:
         if package.get("Task"):
             tasks.add(package["Task"])
     return tasks
+
+
+def describe_model_version(config: PipelineConfig, run: Run, manifest: dict, gate: dict) -> dict:
+    """The CreateModelPackage request for this run's model."""
+    decision = GateDecision.from_xcom(gate)
+    return model_package_request(
+        config,
+        run,
+        model_artifact=model_artifact(config, run),
+        inference_image=inference_image(config),
+        code_manifest=manifest,
+        code_version=manifest["code_version"],
+        decision=decision,
+    )

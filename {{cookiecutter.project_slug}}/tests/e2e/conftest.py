@@ -1,4 +1,4 @@
-"""One real Airflow for the end-to-end tests, started by ``tools.local_stack`` as `make airflow`.
+"""One real Airflow for the end-to-end tests, started by ``tools.local_airflow`` as `make airflow`.
 
 For the whole session: API server, scheduler, DAG processor and triggerer on free ports with a
 throwaway home, driving a local AWS of their own (temporary state, free port). They serve the
@@ -28,8 +28,8 @@ from tests.e2e.support import SCHEDULED_AFTER, Airflow, configure
 from tests.support import PROJECT_ROOT
 from tools import mwaa_bundle
 from tools.airflow_env import free_port
+from tools.local_airflow import LocalAirflow
 from tools.local_run import AWS, generate_sample_data, prepare_account, upload_training_data
-from tools.local_stack import LocalStack
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +57,7 @@ def airflow(tmp_path_factory) -> Iterator[Airflow]:
             f"{scheduled_at.minute} {scheduled_at.hour} * * *",
         )
 
-        stack = LocalStack(
+        stack = LocalAirflow(
             tmp / "airflow-home",
             port=free_port(),
             endpoint_url=aws_process.endpoint_url,

@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
 
+from tools.local_airflow import AirflowAPI, LocalAirflow
 from tools.local_run import AWS
-from tools.local_stack import AirflowAPI, LocalStack
 
 #: How far ahead of the session's start the scheduled run is due: after the stack is up, and
 #: before the runs the tests start are done, so that it queues among them (runs of the DAG
@@ -41,7 +41,7 @@ def parse_time(value: str) -> datetime:
 class Airflow:
     """The running stack as the tests use it: REST API, local AWS and the training DAG."""
 
-    stack: LocalStack
+    stack: LocalAirflow
     aws: AWS
     config: PipelineConfig
     seed_uri: str
@@ -102,5 +102,5 @@ def configure(path: Path, endpoint_url: str, schedule: str) -> PipelineConfig:
     config = PipelineConfig.load(path, environment="local")
     assert (endpoints, schedules) == (1, 1)
     assert config.env.endpoint_url == endpoint_url and config.env.deferrable
-    assert config.training["schedule"] == schedule
+    assert config.training.schedule == schedule
     return config

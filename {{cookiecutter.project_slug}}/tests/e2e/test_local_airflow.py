@@ -60,7 +60,7 @@ def http_get(url: str, token: str | None = None) -> tuple[int, dict, str]:
 def rest_run(airflow) -> tuple[dict, dict]:
     """A run triggered through the REST API with conf, once it has succeeded; and its conf."""
     config = airflow.config
-    threshold = float(config.training["metric_threshold"])
+    threshold = float(config.training.metric_threshold)
     # Easier to reach than the default, in the metric's direction (floors may be negative for r2).
     lenient = threshold - 0.05 if config.primary_metric.higher_is_better else threshold * 1.1
     conf = {"raw_data_uri": airflow.seed_uri, "metric_threshold": lenient}
@@ -155,7 +155,7 @@ def test_in_the_browser_a_triggered_run_succeeds_and_its_reports_open(airflow, t
             page.screenshot(path=SCREENSHOTS / "03-run.png")
 
             run_url = f"{airflow.url}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
-            raw_suite = airflow.config.data["raw_suite"]
+            raw_suite = airflow.config.data.raw_suite
             for task, name, title, shot in (
                 ("evaluate", "Evaluation report", "Model evaluation", "05-evaluation-report"),
                 ("check_raw_data", "Data Docs", f"Data checks: suite {raw_suite}", "06-data-docs"),

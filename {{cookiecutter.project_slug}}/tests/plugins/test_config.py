@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
+from {{ cookiecutter.package_name }}_pipeline import job_requests
 from {{ cookiecutter.package_name }}_pipeline.config import ConfigError, PipelineConfig
-from {{ cookiecutter.package_name }}_pipeline.jobs import training_job
+from {{ cookiecutter.package_name }}_pipeline.job_requests import training_job
 from {{ cookiecutter.package_name }}_pipeline.runs import Run
 
 from tests.support import CONFIG, PROJECT_ROOT
@@ -71,7 +72,11 @@ def test_unknown_setting_in_an_environment_is_refused(tmp_path):
     broken = tmp_path / "pipeline.toml"
     broken.write_text(text.replace("poll_interval_seconds = 1\n", "poll_interval_secs = 1\n", 1))
 
-    with pytest.raises(ConfigError, match="unknown settings: \\['poll_interval_secs'\\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"\[environments.local\] has an unknown setting 'poll_interval_secs'; "
+        r"did you mean 'poll_interval_seconds'\?",
+    ):
         _ = PipelineConfig.load(broken, environment="local").env
 
 
@@ -79,7 +84,7 @@ def test_primary_metric_and_threshold_come_from_the_answers():
     config = load("dev")
 
     assert config.primary_metric.name == CONFIG["training"]["primary_metric"]
-    assert config.training["metric_threshold"] == CONFIG["training"]["metric_threshold"]
+    assert config.metric_threshold == CONFIG["training"]["metric_threshold"]
 
 
 def test_queue_url_follows_the_environments_endpoint(monkeypatch):
@@ -188,3 +193,49 @@ def test_a_local_aws_port_that_is_not_a_port_is_refused_naming_the_setting(monke
 
     with pytest.raises(ConfigError, match="endpoint_url .* has no valid port"):
         _ = load("local").env
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "section", "message"),
+    [
+        (
+            'raw_suite = "raw"',
+            'raw_suit = "raw"',
+            "data",
+            "has an unknown setting 'raw_suit'; did you mean 'raw_suite'?",
+        ),
+        ("seed = 42", "", "training", "lacks the setting 'seed'"),
+        (
+            "sample_rows = 10000",
+            'sample_rows = "many"',
+            "data",
+            "sample_rows is 'many'; expected a whole number",
+        ),
+        ('topic_name = "', 'topic = "', "notifications", "has an unknown setting 'topic'"),
+    ],
+)
+def test_every_section_refuses_what_it_does_not_know_naming_the_file_and_key(
+    tmp_path, old, new, section, message
+):
+    config = edited_config(tmp_path, (old, new))
+
+    with pytest.raises(ConfigError) as refused:
+        _ = getattr(config, section)
+    assert str(refused.value).startswith(f"{tmp_path / 'pipeline.toml'}: [{section}]")
+    assert message in str(refused.value)
+
+
+def test_processing_jobs_have_a_runtime_limit_of_their_own(tmp_path):
+    config = edited_config(
+        tmp_path,
+        ("max_runtime_seconds = 3600\n\n[registry]", "max_runtime_seconds = 600\n\n[registry]"),
+    )
+
+    preprocess = job_requests.preprocess_job(config, run())
+    training = job_requests.training_job(config, run())
+
+    assert preprocess["StoppingCondition"]["MaxRuntimeInSeconds"] == 600
+    assert (
+        training["StoppingCondition"]["MaxRuntimeInSeconds"]
+        == CONFIG["training"]["max_runtime_seconds"]
+    )

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from {{ cookiecutter.package_name }}_pipeline import steps
+from {{ cookiecutter.package_name }}_pipeline import images
 from {{ cookiecutter.package_name }}_pipeline.config import load_config
 from {{ cookiecutter.package_name }}_pipeline.operators import (
     RunScopedProcessingOperator,
@@ -201,7 +201,7 @@ def test_a_run_pins_the_jobs_image_tag_to_its_digest_in_ecr(bucket, aws_client):
 
     def pinned(image_uri: str) -> str:
         config.__dict__["env"] = dataclasses.replace(config.env, image_uri=image_uri)
-        return steps.pinned_image(config)
+        return images.pinned_image(config)
 
     assert pinned(f"{registry}/{repository}:latest") == f"{registry}/{repository}@{pushed}"
     # a tag that was never pushed, or an image outside ECR, runs as configured

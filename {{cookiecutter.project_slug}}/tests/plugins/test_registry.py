@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from {{ cookiecutter.package_name }}_pipeline import steps
+from {{ cookiecutter.package_name }}_pipeline import run_inputs
 from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
 from {{ cookiecutter.package_name }}_pipeline.operators import RegisterModelVersionOnceOperator
 from {{ cookiecutter.package_name }}_pipeline.registry import (
@@ -165,7 +165,7 @@ def test_the_first_task_refuses_a_run_of_another_kind_before_any_job_runs(aws_cl
     }
 
     with pytest.raises(AirflowFailException, match="holds another kind of model"):
-        steps.resolve_run_inputs(config_with_group(group), context)
+        run_inputs.resolve_run_inputs(config_with_group(group), context)
 
 
 def test_register_model_checks_the_group_again_and_registers_nothing(aws_client, connection):
@@ -215,4 +215,4 @@ def test_the_first_task_refuses_a_threshold_the_metric_cannot_reach(
 
     expected = "is not a number" if isinstance(threshold, str) else f"out of range for {metric}"
     with pytest.raises(AirflowFailException, match=f"param metric_threshold .* {expected}"):
-        steps.resolve_run_inputs(config_with_group(group), context)
+        run_inputs.resolve_run_inputs(config_with_group(group), context)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from {{ cookiecutter.package_name }}_pipeline import jobs
+from {{ cookiecutter.package_name }}_pipeline import job_requests as jobs
 from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
 from {{ cookiecutter.package_name }}_pipeline.gate import GateDecision
 from {{ cookiecutter.package_name }}_pipeline.registry import model_package_request

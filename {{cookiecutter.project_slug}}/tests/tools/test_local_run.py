@@ -117,7 +117,10 @@ def test_a_table_of_ones_own_lands_in_its_own_prefix_not_the_raw_data_one(local_
 
 def test_uploads_are_refused_when_the_raw_data_prefix_would_hold_them(local_aws, monkeypatch):
     configured = config()
-    settings = {**configured.settings, "data": {**configured.data, "raw_prefix": "data"}}
+    settings = {
+        **configured.settings,
+        "data": {**configured.settings["data"], "raw_prefix": "data"},
+    }
     monkeypatch.setattr(
         "tools.local_run.config",
         lambda: PipelineConfig(settings, configured.environment_name, configured.path),

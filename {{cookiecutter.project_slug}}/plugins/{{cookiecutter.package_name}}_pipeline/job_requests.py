@@ -74,20 +74,20 @@ def processing_job(
                 "VolumeSizeInGB": 30,
             }
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": int(config.training["max_runtime_seconds"])},
+        "StoppingCondition": {"MaxRuntimeInSeconds": config.processing.max_runtime_seconds},
         "Tags": _tags(config, layout),
     }
 
 
 def raw_data_check_job(config: PipelineConfig, run: Run) -> dict:
     """The raw table against ``expectations/<data.raw_suite>.json``."""
-    return data_check_job(config, run, config.data["raw_suite"], run.raw_data_uri, "check-raw")
+    return data_check_job(config, run, config.data.raw_suite, run.raw_data_uri, "check-raw")
 
 
 def features_check_job(config: PipelineConfig, run: Run) -> dict:
     """The cleaned training split against ``expectations/<data.features_suite>.json``."""
     train_split = run.layout.preprocessed("train") + "/"
-    return data_check_job(config, run, config.data["features_suite"], train_split, "check-features")
+    return data_check_job(config, run, config.data.features_suite, train_split, "check-features")
 
 
 def data_check_job(config: PipelineConfig, run: Run, suite: str, data_uri: str, step: str) -> dict:
@@ -128,17 +128,17 @@ def preprocess_job(config: PipelineConfig, run: Run) -> dict:
             "--output-dir",
             OUTPUT_DIR,
             "--target-column",
-            data["target_column"],
+            data.target_column,
             "--problem-type",
-            data["problem_type"],
+            data.problem_type,
             "--sensitive-columns",
-            *data.get("sensitive_columns", []),
+            *data.sensitive_columns,
             "--validation-fraction",
-            str(training["validation_fraction"]),
+            str(training.validation_fraction),
             "--test-fraction",
-            str(training["test_fraction"]),
+            str(training.test_fraction),
             "--seed",
-            str(training["seed"]),
+            str(training.seed),
         ],
         inputs=[_s3_input("raw", run.raw_data_uri, f"{INPUT_DIR}/raw")],
         outputs=[
@@ -155,9 +155,9 @@ def training_job(config: PipelineConfig, run: Run) -> dict:
         "sagemaker_program": "train.py",
         "sagemaker_submit_directory": layout.source_tarball,
         "problem_type": config.problem_type,
-        "target_column": data["target_column"],
-        "seed": training["seed"],
-        **training["hyperparameters"],
+        "target_column": data.target_column,
+        "seed": training.seed,
+        **training.hyperparameters,
     }
     return {
         "TrainingJobName": training_job_name(config, run),
@@ -189,7 +189,7 @@ def training_job(config: PipelineConfig, run: Run) -> dict:
             "InstanceType": env.training_instance_type,
             "VolumeSizeInGB": 30,
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": int(training["max_runtime_seconds"])},
+        "StoppingCondition": {"MaxRuntimeInSeconds": training.max_runtime_seconds},
         "Tags": _tags(config, layout),
     }
 
@@ -219,9 +219,9 @@ def evaluation_job(config: PipelineConfig, run: Run) -> dict:
             "--output-dir",
             f"{OUTPUT_DIR}/evaluation",
             "--target-column",
-            data["target_column"],
+            data.target_column,
             "--problem-type",
-            data["problem_type"],
+            data.problem_type,
         ],
         inputs=[
             _s3_input("model", model_artifact(config, run), f"{INPUT_DIR}/model"),

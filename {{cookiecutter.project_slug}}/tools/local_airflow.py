@@ -1,7 +1,7 @@
 """``make airflow``: Airflow 3 on this machine, driving the local AWS, until ``make airflow-stop``.
 
-    make airflow        # python -m tools.local_stack start [--port 8080] (AIRFLOW_PORT=n)
-    make airflow-stop   # python -m tools.local_stack stop
+    make airflow        # python -m tools.local_airflow start [--port 8080] (AIRFLOW_PORT=n)
+    make airflow-stop   # python -m tools.local_airflow stop
 
 ``start`` runs in the background what any Airflow deployment runs — the API server (UI and REST
 API), the scheduler (LocalExecutor), the DAG processor and the triggerer — against:
@@ -144,7 +144,7 @@ class AirflowAPI:
         return self.get(f"{path}/xcomEntries/{key}", deserialize=True)["value"]
 
 
-class LocalStack:
+class LocalAirflow:
     """Airflow's four components and, when needed, the local AWS, started and stopped together."""
 
     def __init__(
@@ -289,7 +289,7 @@ class LocalStack:
             return
         sample = PROJECT_ROOT / "build" / "sample-data.csv"
         if not sample.exists():
-            generate_sample_data(sample, cfg.data["sample_rows"])
+            generate_sample_data(sample, cfg.data.sample_rows)
         upload_training_data(aws, sample)
 
     # --- readiness ------------------------------------------------------------------------
@@ -354,7 +354,7 @@ class LocalStack:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools.local_stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.local_airflow", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("command", choices=["start", "stop"])
     parser.add_argument("--home", type=Path, default=PROJECT_ROOT / ".airflow")
@@ -365,7 +365,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stack = LocalStack(
+    stack = LocalAirflow(
         args.home,
         port=args.port,
         state_dir=args.state_dir,

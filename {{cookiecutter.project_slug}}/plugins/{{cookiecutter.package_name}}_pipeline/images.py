@@ -1,0 +1,53 @@
+"""The container images a run uses: the jobs' image pinned to its digest, and the serving image."""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+from .config import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def pinned_image(config: PipelineConfig) -> str:
+    """The configured jobs' image as ``<repository>@<digest>`` when it is a tag in ECR."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    image = config.env.image_uri or ""
+    registry, _, path = image.partition("/")
+    repository, _, tag = path.rpartition(":")
+    if ".dkr.ecr." not in registry or not repository or "@" in image:
+        return image
+    ecr = AwsBaseHook(
+        aws_conn_id=config.env.aws_conn_id, region_name=config.env.region, client_type="ecr"
+    ).conn
+    try:
+        described = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except ClientError as error:
+        # not pushed to this account's ECR (the local AWS has no image): the jobs run the tag
+        level = logging.INFO if _not_found(error) else logging.WARNING
+        log.log(level, "Jobs run %s, not pinned to a digest: %s", image, error)
+        return image
+    except BotoCoreError as error:
+        log.warning("Jobs run %s, not pinned to a digest: %s", image, error)
+        return image
+    return f"{registry}/{repository}@{described['imageDetails'][0]['imageDigest']}"
+
+
+def _not_found(error) -> bool:
+    return error.response["Error"]["Code"] in (
+        "RepositoryNotFoundException",
+        "ImageNotFoundException",
+    )
+
+
+def inference_image(config: PipelineConfig) -> str:
+    """SageMaker's XGBoost framework image for this region, from the SageMaker SDK."""
+    from sagemaker.core import image_uris
+
+    registry = config.registry
+    return image_uris.retrieve(
+        registry["inference_framework"], config.env.region, registry["inference_framework_version"]
+    )

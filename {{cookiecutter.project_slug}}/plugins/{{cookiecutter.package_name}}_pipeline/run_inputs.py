@@ -1,0 +1,110 @@
+"""What a run trains on, fixed by its first task: the data, its digest, the threshold, the image.
+
+The training data is the URI the run was given, else the object whose arrival started it (S3 →
+SQS → asset watcher), else the whole raw-data prefix; its objects are listed as a job's
+``S3Prefix`` input takes them, and their keys, sizes and ETags digested, so the registered model
+names exactly the data it learned from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from urllib.parse import unquote_plus
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from .config import ConfigError, PipelineConfig
+from .hooks import s3_hook, sagemaker_client, split_s3_uri
+from .images import pinned_image
+from .registry import ModelKindError, check_model_package_group, model_kind
+from .runs import Run, run_key
+
+log = logging.getLogger(__name__)
+
+
+def raw_data_from_asset_events(events) -> list[str]:
+    """S3 URIs of the objects whose arrival triggered the run (S3 → SQS → AssetWatcher)."""
+    uris = []
+    for asset_events in (events or {}).values():
+        for event in asset_events:
+            payload = (event.extra or {}).get("payload", event.extra or {})
+            for message in payload.get("message_batch", []):
+                body = json.loads(message.get("Body", "{}"))
+                for record in body.get("Records", []):
+                    s3 = record.get("s3", {})
+                    bucket, key = s3.get("bucket", {}).get("name"), s3.get("object", {}).get("key")
+                    if bucket and key:
+                        uris.append(f"s3://{bucket}/{unquote_plus(key)}")
+    return uris
+
+
+def resolve_run_inputs(config: PipelineConfig, context) -> Run:
+    """Fix what this run trains on: the given URI, the object that triggered it, or the prefix.
+
+    Several new objects (one SQS batch, or events queued while a run was active) train on the
+    whole raw-data prefix, so none is left out. Records a digest of the training data's objects
+    (keys, sizes, ETags) so the registered model names exactly the data it learned from.
+
+    Before anything runs, the model package group must hold the kind of model this pipeline
+    trains (problem type and target), and the threshold must be one the metric can reach: a
+    run that could only end wrongly fails here, at once.
+    """
+    try:
+        group = config.registry.model_package_group
+        check_model_package_group(sagemaker_client(config), group, model_kind(config))
+        params = context["params"]
+        threshold = params.get("metric_threshold")
+        threshold = (
+            config.metric_threshold
+            if threshold is None
+            else config.check_threshold(threshold, "the run's param metric_threshold")
+        )
+    except (ModelKindError, ConfigError) as error:
+        raise AirflowFailException(str(error)) from error
+    triggered_by = raw_data_from_asset_events(context.get("triggering_asset_events"))
+    if params.get("raw_data_uri"):
+        raw_data_uri = params["raw_data_uri"]
+    elif len(triggered_by) == 1:
+        raw_data_uri = triggered_by[0]
+    else:
+        raw_data_uri = config.raw_data_uri
+        if triggered_by:
+            log.info("%d new objects: training on %s", len(triggered_by), raw_data_uri)
+    raw_data_uri, objects = training_objects(config, raw_data_uri)
+    digest = hashlib.sha256()
+    for item in sorted(objects, key=lambda o: o["Key"]):
+        digest.update(f"{item['Key']}\0{item['Size']}\0{item['ETag']}\n".encode())
+    return Run(
+        run_id=context["run_id"],
+        key=run_key(context["run_id"]),
+        artifact_root=config.artifact_root,
+        raw_data_uri=raw_data_uri,
+        raw_data_digest=digest.hexdigest(),
+        metric_threshold=threshold,
+        image_uri=pinned_image(config),
+    )
+
+
+def training_objects(config: PipelineConfig, uri: str) -> tuple[str, list[dict]]:
+    """The URI as the jobs will read it, and every object a job's ``S3Prefix`` input takes.
+
+    A URI naming no object is a folder: it gets its trailing slash, so that ``data/raw`` does not
+    also take ``data/raw_old/``.
+    """
+    bucket, prefix = split_s3_uri(uri)
+    s3 = s3_hook(config).get_conn()
+
+    def listing(prefix: str) -> list[dict]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [o for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+
+    objects = listing(prefix)
+    if prefix and not prefix.endswith("/") and all(o["Key"] != prefix for o in objects):
+        prefix += "/"
+        uri = f"s3://{bucket}/{prefix}"
+        objects = [o for o in objects if o["Key"].startswith(prefix)]
+    if not objects:
+        raise AirflowFailException(f"No training data found under {uri}")
+    return uri, objects
