@@ -110,6 +110,8 @@ class RegistrySettings:
     content_types: list[str]
     inference_framework: str
     inference_framework_version: str
+    #: The serving image for this region ("" where SageMaker has none).
+    inference_image_uri: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import logging
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-from .config import PipelineConfig
+from .config import ConfigError, PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,12 @@ def _not_found(error) -> bool:
 
 
 def inference_image(config: PipelineConfig) -> str:
-    """SageMaker's XGBoost framework image for this region, from the SageMaker SDK."""
-    from sagemaker.core import image_uris
-
+    """The image that serves registered versions (``[registry] inference_image_uri``)."""
     registry = config.registry
-    return image_uris.retrieve(
-        registry["inference_framework"], config.env.region, registry["inference_framework_version"]
-    )
+    if not registry.inference_image_uri:
+        raise ConfigError(
+            f"{config.path}: [registry] inference_image_uri is empty: SageMaker has no "
+            f"{registry.inference_framework} {registry.inference_framework_version} image in "
+            f"{config.env.region}; name a serving image there"
+        )
+    return registry.inference_image_uri

@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from .config import ConfigError, PipelineConfig
 from .hooks import s3_hook, sagemaker_client, split_s3_uri
-from .images import pinned_image
+from .images import inference_image, pinned_image
 from .registry import ModelKindError, check_model_package_group, model_kind
 from .runs import Run, run_key
 
@@ -52,6 +52,7 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
     run that could only end wrongly fails here, at once.
     """
     try:
+        inference_image(config)  # registering needs one: say so now, not after training
         group = config.registry.model_package_group
         check_model_package_group(sagemaker_client(config), group, model_kind(config))
         params = context["params"]

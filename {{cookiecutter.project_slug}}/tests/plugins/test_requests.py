@@ -75,3 +75,18 @@ def test_every_job_of_a_run_reads_and_writes_under_the_run_prefix(config, run):
 
     assert all(uri.startswith(run.layout.prefix + "/") for uri in outputs)
     assert request["ProcessingInputs"][0]["S3Input"]["S3Uri"].startswith(run.layout.prefix)
+
+
+def test_the_serving_image_in_the_config_is_the_sagemaker_sdks_for_the_region(config):
+    """Kept in pipeline.toml so no task imports the SDK; it must stay the SDK's own answer."""
+    from sagemaker.core import image_uris
+
+    registry = config.registry
+    try:
+        expected = image_uris.retrieve(
+            registry.inference_framework, config.env.region, registry.inference_framework_version
+        )
+    except ValueError:  # no such image in this region: the config says so, and runs refuse
+        expected = ""
+
+    assert registry.inference_image_uri == expected
