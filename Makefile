@@ -28,7 +28,7 @@ install: .venv/.synced ## Create the template's environment from its lock file
 
 demo: install ## Bake a project with the default answers into build/demo and run its demo
 	rm -rf $(DEMO_DIR)
-	$(RUN) cookiecutter --no-input --output-dir $(DEMO_DIR) .
+	$(RUN) cookiecutter --no-input --output-dir $(DEMO_DIR) $(CURDIR)
 	$(MAKE) -C $(DEMO_DIR)/$$(ls $(DEMO_DIR)) demo UV=$(UV)
 
 test: install ## Lint, check the options table, bake over the option matrix and run every tier
