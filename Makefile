@@ -11,7 +11,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 DEMO_DIR := build/demo
 
-.PHONY: help install demo test test-fast bench options-table lock clean
+.PHONY: help install lint demo test test-fast bench options-table lock clean
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,13 +31,15 @@ demo: install ## Bake a project with the default answers into build/demo and run
 	$(RUN) cookiecutter --no-input --output-dir $(DEMO_DIR) $(CURDIR)
 	$(MAKE) -C $(DEMO_DIR)/$$(ls $(DEMO_DIR)) demo UV=$(UV)
 
-test: install ## Lint, check the options table, bake over the option matrix and run every tier
+lint: install ## Check the template's own code (hooks, scripts, tests)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+
+test: install lint ## Lint, then every tier: options, answers (each bake), contract, end to end
 	UV=$(UV) $(RUN) python -m pytest
 
-test-fast: install ## Every check but the end-to-end tier
-	UV=$(UV) $(RUN) python -m pytest -m "not slow"
+test-fast: install lint ## The default bake only, and no end-to-end tier
+	UV=$(UV) $(RUN) python -m pytest -m "not slow" --fast
 
 bench: install ## Time baking (cookiecutter API and command) against copying the folder
 	$(RUN) python benchmarks/bake.py $(if $(REPEAT),--repeat $(REPEAT)) --json build/benchmarks/bake.json

@@ -16,7 +16,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from cookiecutter.environment import StrictEnvironment
+from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
+from cookiecutter.prompt import prompt_for_config
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 BUILD = TEMPLATE / "build"
@@ -41,6 +44,29 @@ def bake(output_dir: Path, **answers: str) -> Path:
             default_config=True,  # the user's ~/.cookiecutterrc must not change what is tested
         )
     )
+
+
+def rendered_files(answers: dict[str, str]) -> set[str]:
+    """The files a bake with ``answers`` must hold: the template's, their names rendered.
+
+    Caches a tool left in the template checkout are not the template's. ``.cruft.json``, the
+    record of the bake the post-generation hook writes, is one too when the template is a git
+    checkout (it can then name the commit).
+    """
+    context = generate_context(str(TEMPLATE / "cookiecutter.json"), extra_context=answers)
+    context = {"cookiecutter": prompt_for_config(context, no_input=True)}
+    environment = StrictEnvironment(context=context)
+    root = TEMPLATE / "{{cookiecutter.project_slug}}"
+    caches = ("__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache")
+    files = {
+        environment.from_string(path.relative_to(root).as_posix()).render(**context)
+        for path in root.rglob("*")
+        if path.is_file() and not set(caches) & set(path.parts) and path.suffix != ".pyc"
+    }
+    in_git = subprocess.run(
+        ["git", "rev-parse", "--git-dir"], cwd=TEMPLATE, capture_output=True, check=False
+    )
+    return files | ({".cruft.json"} if in_git.returncode == 0 else set())
 
 
 def ensure_project_env() -> Path:

@@ -1,7 +1,11 @@
-"""Bake the template over an option matrix; check each project and run its own test suite.
+"""The answers tier: every bake of the matrix, checked and its fast tests run.
 
-Every bake gets the fast checks (rendering, layout, lint, lock, the project's fast tests); one
-bake also gets the end-to-end tier (see test_end_to_end.py).
+Each bake of ``matrix.bakes()`` (derived from ``cookiecutter.json``) is rendered completely (no
+template expression left), holds exactly the files the template lays out for its answers, is
+ruff clean, has a lock file valid offline, and passes its own tests that depend on the answers:
+the ML package's unit tests, the config, the job requests, the DAG's integrity. The suites that
+are the same in every bake (the local AWS, the operators against it) run in the contract tier,
+once per problem type (test_contract.py); the whole loop in the end-to-end tier.
 """
 
 from __future__ import annotations
@@ -18,48 +22,40 @@ from baking import (
     TEMPLATE,
     assert_project_tests_pass,
     bake,
+    rendered_files,
     run_in_project,
     uv,
 )
+from matrix import bakes
 
-# Options that interact (problem type decides metric, target and threshold) are crossed;
-# the others vary along with them so every value is baked at least once.
-MATRIX = {
-    "binary-defaults": {},
-    "regression-renamed": {
-        "project_name": "Wine Quality",
-        "problem_type": "regression",
-        "primary_metric": "rmse",
-        "metric_threshold": "900",
-        "aws_region": "eu-west-1",
-        "training_schedule": "0 3 * * 1",
-        "monitoring_schedule": "@hourly",
-    },
-    "binary-f1-custom-names": {
-        "project_name": "Fraud Signals",
-        "package_name": "fraud_model",
-        "problem_type": "binary_classification",
-        "target_column": "is_fraud",
-        "primary_metric": "f1",
-        "metric_threshold": "0.6",
-        "artifact_bucket": "fraud-signals-ml-artifacts",
-        "model_package_group_name": "FraudSignals",
-        "aws_region": "ap-southeast-2",
-    },
-}
+pytestmark = pytest.mark.answers
+
+MATRIX = bakes()
+#: The project's tests that depend on the answers, run in every bake.
+ANSWER_TESTS = (
+    "tests/unit",
+    "tests/plugins/test_config.py",
+    "tests/plugins/test_gate.py",
+    "tests/plugins/test_requests.py",
+    "tests/plugins/test_runs.py",
+    "tests/dags/test_dag_integrity.py",
+    "tests/test_dependencies.py",
+)
+#: Fewest of them a bake must actually run (not skip).
+MIN_ANSWER_TESTS = 120
 
 # Folders copied without rendering (cookiecutter.json's _copy_without_render) are checked too:
 # code that needs no answer must not hold a cookiecutter expression either.
 UNRENDERED = re.compile(r"{{\s*cookiecutter|{%-?\s|cookiecutter\.")
 # cruft's record of the bake holds the template's context, its unrendered patterns included.
 RECORD_OF_THE_BAKE = ".cruft.json"
-#: Fewest tests the fast tier of a baked project must actually run (not skip).
-MIN_FAST_TESTS = 40
 
 
-@pytest.fixture(scope="module", params=sorted(MATRIX))
+@pytest.fixture(scope="module", params=list(MATRIX))
 def baked(request, tmp_path_factory) -> tuple[str, Path]:
     name = request.param
+    if request.config.getoption("fast") and name != next(iter(MATRIX)):
+        pytest.skip("--fast bakes the default answers only")
     return name, bake(tmp_path_factory.mktemp(name), **MATRIX[name])
 
 
@@ -78,30 +74,12 @@ def test_bake_leaves_no_cookiecutter_expression(baked):
     assert leftovers == []
 
 
-def test_bake_lays_out_the_repository_as_designed(baked):
+def test_bake_holds_exactly_the_files_the_template_lays_out(baked):
+    """No file missing, none extra: no cache leaked from the template, nothing left by a hook."""
     name, project = baked
-    package = MATRIX[name].get("package_name") or project.name.replace("-", "_")
-    for expected in (
-        f"{package}/preprocess.py",
-        f"{package}/train.py",
-        f"{package}/evaluate.py",
-        f"{package}/inference.py",
-        f"{package}/sample_data.py",
-        "dags",
-        "plugins",
-        "expectations/raw.json",
-        "expectations/features.json",
-        "ci",
-        "tests",
-        "local_aws/server.py",
-        "README.md",
-        "Makefile",
-        "pyproject.toml",
-        "uv.lock",
-        "pipeline.toml",
-        "Dockerfile",
-    ):
-        assert (project / expected).exists(), expected
+    found = {path.relative_to(project).as_posix() for path in project.rglob("*") if path.is_file()}
+
+    assert found == rendered_files(MATRIX[name])
 
 
 def test_baked_lock_file_is_valid_offline(baked):
@@ -119,9 +97,9 @@ def test_baked_project_is_ruff_clean(baked, project_env):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_baked_project_fast_tests_pass(baked, project_env):
+def test_baked_project_tests_of_its_answers_pass(baked, project_env):
     _, project = baked
-    assert_project_tests_pass(project, MIN_FAST_TESTS, "-m", "not slow", "-q")
+    assert_project_tests_pass(project, MIN_ANSWER_TESTS, *ANSWER_TESTS, "-q")
 
 
 def test_the_hook_refuses_a_package_name_that_would_shadow_an_import(baked):

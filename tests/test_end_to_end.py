@@ -2,8 +2,8 @@
 
 Runs the baked project's slow tests (the training DAG against its local AWS, the real Airflow
 with a browser) and its `make demo`, exactly as a user runs them; then, in a bake of its own,
-the README's "Use your own data" with a public table nobody here wrote. The fast tier of the
-same bake runs in test_bake.py.
+the README's "Use your own data" with a public table nobody here wrote. The answers and contract
+tiers of the same answers run in test_bake.py and test_contract.py.
 """
 
 from __future__ import annotations
