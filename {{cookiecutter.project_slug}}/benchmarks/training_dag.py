@@ -12,7 +12,8 @@ DAG run's task instances.
 Baseline, in the same round: the DAG's five job scripts (data checks on the raw table,
 preprocess, data checks on the features, train, evaluate) run one after the other on local files,
 with the jobs' own arguments. Target: the DAG run under 90 s; the ratio says what orchestration,
-S3 and the job contracts add.
+S3 and the job contracts add. A second baseline says how much of that is Airflow's own: a DAG of
+the same tasks, each doing nothing, run by ``dag.test()`` in a fresh interpreter too.
 """
 
 from __future__ import annotations
@@ -39,6 +40,35 @@ from tools.project import PROJECT_ROOT, config
 
 TARGET_SECONDS = 90.0
 SAMPLE_DATA = Path("raw") / "sample-data.csv"
+#: The floor: the training DAG's tasks, in its order, each doing nothing.
+FLOOR_DAG = """
+from datetime import datetime
+
+from airflow.sdk import DAG, chain, task
+
+with DAG(dag_id="airflow_floor", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+    chain(*[task(task_id=name)(lambda: None)() for name in {names!r}])
+"""
+
+
+def floor_run(run_dir: Path, airflow_home: Path) -> dict:
+    """``dag.test()`` of the training DAG's tasks doing nothing: what Airflow itself costs."""
+    import importlib.util
+    import os
+
+    names = json.loads((run_dir / "tasks.json").read_text())
+    dags = run_dir / "dags"
+    dags.mkdir()
+    (dags / "airflow_floor.py").write_text(FLOOR_DAG.format(names=names))
+    environment = airflow_environment(airflow_home, "http://127.0.0.1:1", dags_folder=dags)
+    os.environ.update(environment)
+    migrate_database(environment)
+    spec = importlib.util.spec_from_file_location("airflow_floor", dags / "airflow_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    started = time.perf_counter()
+    dag_run = module.dag.test()
+    return {"floor_seconds": round(time.perf_counter() - started, 2), "state": str(dag_run.state)}
 
 
 def one_run(data: Path, airflow_home: Path, state_dir: Path) -> dict:
@@ -81,11 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=config().data.sample_rows)
     # Internal: one DAG run in a fresh interpreter; main() put its data and Airflow home beside it.
     parser.add_argument("--one-run", type=Path, metavar="RUN_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-run", type=Path, metavar="RUN_DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one_run:
         root = args.one_run.parent
         result = one_run(root / SAMPLE_DATA, root / "airflow", args.one_run / "state")
         (args.one_run / "run.json").write_text(json.dumps(result))
+        return 0
+    if args.floor_run:
+        result = floor_run(args.floor_run, args.floor_run.parent / "airflow")
+        (args.floor_run / "floor.json").write_text(json.dumps(result))
         return 0
 
     cfg = config()
@@ -103,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             child = [sys.executable, "-m", "benchmarks.training_dag", "--one-run", str(run_dir)]
             wall = measure.run(child, cwd=PROJECT_ROOT)
             run = json.loads((run_dir / "run.json").read_text())
+            (run_dir / "tasks.json").write_text(json.dumps(list(run["tasks"])))
+            floor = [sys.executable, "-m", "benchmarks.training_dag", "--floor-run", str(run_dir)]
+            measure.run(floor, cwd=PROJECT_ROOT)
+            run |= json.loads((run_dir / "floor.json").read_text())
             run["phases"] = {
                 "interpreter start, imports": round(wall - sum(run["phases"].values()), 2),
                 **run["phases"],
@@ -133,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "direct_seconds": series("direct_seconds"),
         "ratio_wall_to_direct": ratio("dag_wall_seconds"),
         "ratio_dag_test_to_direct": ratio("dag_test_seconds"),
+        "airflow_floor_seconds": series("floor_seconds"),
         "median_phase_seconds": medians("phases"),
         "median_task_seconds": medians("tasks"),
         "median_direct_step_seconds": medians("direct_steps"),
@@ -146,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         measure.line("the five scripts run directly", results["direct_seconds"]),
         measure.line("ratio DAG run / direct", results["ratio_wall_to_direct"], unit="x"),
         measure.line("ratio dag.test() / direct", results["ratio_dag_test_to_direct"], unit="x"),
+        measure.line("the same tasks doing nothing (Airflow)", results["airflow_floor_seconds"]),
         measure.target("DAG run", results["dag_wall_seconds"]["median"], TARGET_SECONDS),
         "phases of a DAG run (median s):",
     ]

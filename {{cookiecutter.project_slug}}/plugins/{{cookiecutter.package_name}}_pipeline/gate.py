@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from airflow.sdk.exceptions import AirflowFailException
-
 from .config import PipelineConfig
 from .hooks import s3_hook, split_s3_uri
 from .metrics import Metric
@@ -68,6 +66,8 @@ def decide(evaluation: dict, metric: Metric, threshold: float) -> GateDecision:
 
 def check(config: PipelineConfig, run: Run) -> dict:
     """Fail the run at once, naming the metric and threshold, if the model is not good enough."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     bucket, key = split_s3_uri(f"{run.layout.evaluation}/evaluation.json")
     evaluation = json.loads(s3_hook(config).read_key(key, bucket))
     decision = decide(evaluation, config.primary_metric, run.metric_threshold)

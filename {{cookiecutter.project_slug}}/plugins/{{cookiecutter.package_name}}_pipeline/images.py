@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
 from .config import ConfigError, PipelineConfig
+from .hooks import aws_client
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +19,7 @@ def pinned_image(config: PipelineConfig) -> str:
     repository, _, tag = path.rpartition(":")
     if ".dkr.ecr." not in registry or not repository or "@" in image:
         return image
-    ecr = AwsBaseHook(
-        aws_conn_id=config.env.aws_conn_id, region_name=config.env.region, client_type="ecr"
-    ).conn
+    ecr = aws_client(config, "ecr")
     try:
         described = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ClientError as error:

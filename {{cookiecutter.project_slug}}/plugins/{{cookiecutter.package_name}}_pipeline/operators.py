@@ -11,6 +11,9 @@ Thin subclasses that add what a production pipeline needs and the provider leave
 - the job's CloudWatch log is copied into the task log when it ends, so what a data check
   found or why training failed is one click away;
 - the reports a job writes get a button on the task (``reports``: label → path below the run);
+- a waiting task polls its job from a short first interval, doubling up to the environment's
+  ``check_interval``: a job that ends in seconds is seen ended within a fraction of one, a long
+  one is polled as before;
 - in deferrable mode the triggerer polls until the job can have ended (its stopping condition),
   and the resumed task applies the same checks as a waiting one;
 - registering a model version happens once per run, however often the task is cleared.
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerProcessingOperator,
     SageMakerRegisterModelVersionOperator,
@@ -43,6 +48,54 @@ RequestBuilder = Callable[[Run], dict]
 STARTUP_ALLOWANCE_SECONDS = 30 * 60
 #: SageMaker's maximum runtime of a job whose request sets none.
 DEFAULT_MAX_RUNTIME_SECONDS = 24 * 60 * 60
+
+
+#: Seconds before a waiting task first polls its job; each wait after doubles, up to the
+#: operator's ``check_interval``.
+FIRST_POLL_SECONDS = 0.1
+
+
+class BackingOffSageMakerHook(SageMakerHook):
+    """The provider's hook, polling a job's status from ``FIRST_POLL_SECONDS`` up.
+
+    The provider's own waits a whole ``check_interval`` (30 s on AWS) before its first look, so
+    each short job costs up to an interval more than it runs. Failures and the maximum
+    ingestion time are reported as the provider reports them.
+    """
+
+    def check_status(
+        self,
+        job_name: str,
+        key: str,
+        describe_function: Callable,
+        check_interval: int,
+        max_ingestion_time: int | None = None,
+        non_terminal_states: set | None = None,
+    ) -> dict:
+        non_terminal_states = non_terminal_states or self.non_terminal_states
+        pause, waited = min(FIRST_POLL_SECONDS, check_interval), 0.0
+        while True:
+            time.sleep(pause)
+            waited += pause
+            try:
+                response = describe_function(job_name)
+                status = response[key]
+            except KeyError:
+                raise AirflowException("Could not get status of the SageMaker resource") from None
+            except ClientError as error:
+                raise AirflowException("AWS request failed, check logs for more info") from error
+            if status in self.failed_states:
+                raise AirflowException(
+                    f"SageMaker resource failed because {response['FailureReason']}"
+                )
+            if status not in non_terminal_states:
+                self.log.info("SageMaker resource %s is %s after %.1f s", job_name, status, waited)
+                return response
+            if max_ingestion_time and waited > max_ingestion_time:
+                raise AirflowException(
+                    f"SageMaker resource took more than {max_ingestion_time} seconds"
+                )
+            pause = min(pause * 2, check_interval)
 
 
 def _missing(error: ClientError) -> bool:
@@ -169,6 +222,8 @@ def report_links(reports: Mapping[str, str] | None) -> tuple[ReportLink, ...]:
 class RunScopedProcessingOperator(_RunScopedJob, SageMakerProcessingOperator):
     """``SageMakerProcessingOperator`` for one step of one run."""
 
+    aws_hook_class = BackingOffSageMakerHook
+
     kind = "processing"
     name_key = "ProcessingJobName"
     status_key = "ProcessingJobStatus"
@@ -194,6 +249,8 @@ class RunScopedTrainingOperator(_RunScopedJob, SageMakerTrainingOperator):
     The provider's live log tail checks the job's status only every 30 s; polling the status at
     the environment's interval and copying the log at the end keeps short jobs short.
     """
+
+    aws_hook_class = BackingOffSageMakerHook
 
     kind = "training"
     name_key = "TrainingJobName"
