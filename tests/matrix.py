@@ -17,14 +17,23 @@ from pathlib import Path
 TEMPLATE = Path(__file__).resolve().parents[1]
 OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 
+#: The options that interact, crossed by ``bakes``.
+CROSSED = ("problem_type", "primary_metric", "metric_threshold")
 #: Values the options that do not interact take in turn (None: the default answer).
 CYCLED = {
     "project_name": [None, "Wine Quality", "Fraud Signals"],
+    "project_slug": [None, None, "fraud-signals-v2"],
     "package_name": [None, None, "fraud_model"],
+    "description": [None, "Predicts wine quality scores.", None],
+    "owner_email": [None, "ml-platform@example.org", None],
     "target_column": [None, None, "is_fraud_score"],
     "artifact_bucket": [None, None, "fraud-signals-ml-artifacts"],
+    "sagemaker_role_name": [None, "WineQualitySageMaker", None],
     "model_package_group_name": [None, None, "FraudSignals"],
     "aws_region": [None, "eu-west-1", "ap-southeast-2"],
+    "dev_account_id": [None, "444455556666", None],
+    "staging_account_id": [None, None, "777788889999"],
+    "prod_account_id": [None, None, "999900001111"],
     "training_schedule": [None, "0 3 * * 1", "none"],
     "monitoring_schedule": [None, "@hourly", "none"],
 }

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import matrix
 import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.generate import generate_context
@@ -532,3 +533,10 @@ def test_the_local_aws_says_it_is_this_release_of_the_template(template):
     [init] = template.glob("{{*/local_aws/__init__.py")
 
     assert f'__version__ = "{version.group(1)}"' in init.read_text()
+
+
+def test_every_option_is_crossed_or_takes_values_in_turn_in_the_bakes(options):
+    """A new option in cookiecutter.json fails here until the matrix bakes it."""
+    public = {name for name in options if not name.startswith("_")}
+
+    assert public == set(matrix.CROSSED) | set(matrix.CYCLED)

@@ -178,7 +178,7 @@ def test_template_update_brings_the_change_keeps_user_edits_and_reports_the_conf
     template_repo, project
 ):
     # The user's edits: a setting, a feature of their own, the DAG's retries.
-    edit(project / "pipeline.toml", "max_runtime_seconds = 3600\n", "max_runtime_seconds = 7200\n")
+    edit(project / "pipeline.toml", "max_active_runs = 1\n", "max_active_runs = 2\n")
     with (project / PACKAGE / "features.py").open("a") as features:
         features.write(
             "\n\ndef tenure_years(table: pd.DataFrame) -> pd.Series:\n"
@@ -223,7 +223,7 @@ def test_template_update_brings_the_change_keeps_user_edits_and_reports_the_conf
     # The template's other DAG line and its local AWS change arrived; the user's edits stayed.
     assert f'{DESCRIPTION}for review",' in dag_lines
     assert '__version__ = "9.9.9"' in (project / "local_aws" / "__init__.py").read_text()
-    assert "max_runtime_seconds = 7200" in (project / "pipeline.toml").read_text().splitlines()
+    assert "max_active_runs = 2" in (project / "pipeline.toml").read_text().splitlines()
     assert '    return table["tenure_months"] / 12' in (
         (project / PACKAGE / "features.py").read_text().splitlines()
     )

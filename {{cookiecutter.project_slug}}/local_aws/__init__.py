@@ -8,4 +8,4 @@ Nothing outside this folder knows it is talking to it: clients reach it through 
 """
 
 #: The template release this local AWS came with (the template's own version).
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -13,6 +13,7 @@ running local AWS through the :class:`Context` it is given.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import os
@@ -60,9 +61,13 @@ class Capability:
     name: str
     #: Services whose state is kept across restarts (moto's, or one of ``backends``).
     persists: tuple[str, ...] = ()
-    #: Services whose state grows with traffic (logs, metrics): saved every few seconds and
-    #: when the local AWS stops, instead of after every request that changes them.
-    saved_periodically: tuple[str, ...] = ()
+    #: ``(service, operation)`` pairs that only add to state growing with traffic (log lines,
+    #: metric datapoints): saved every second and when the local AWS stops, instead of after
+    #: each request. Every other request to a persisted service is saved before it answers.
+    saved_periodically: frozenset[tuple[str, str]] = frozenset()
+    #: Names of the capabilities this one relies on (their state, what they share): the local
+    #: AWS refuses to start without them, or with them listed after this one.
+    requires: tuple[str, ...] = ()
     #: A request to the key service may also change these services' state (S3 event
     #: notifications land in SQS, say); ``*`` stands for every persisted service.
     side_effects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -103,14 +108,38 @@ _ORIGINALS: dict[tuple[Any, str], Any] = {}
 
 
 def patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
-    """Replace ``owner.name`` with ``make(original)``, where ``original`` is moto's own.
+    """Replace ``owner.name`` with ``make(current)``, ``current`` being what it is now.
 
-    ``owner`` is a class or a module; ``original`` is the attribute as it holds it (a function,
-    a property), or None where moto has none (an operation it does not serve). Installing
-    again (another local AWS in the same process, a test's) replaces the previous patch instead
-    of wrapping it, so a patch always serves the local AWS that installed it last.
+    ``owner`` is a class or a module; ``current`` is the attribute as it holds it (a function,
+    a property), or None where moto has none (an operation it does not serve). Patches by
+    several capabilities stack in the order they are installed; ``unpatch_all`` puts moto back
+    as it was, so that installing again (another local AWS in the same process, a test's)
+    serves the local AWS that installed last, not both.
     """
     key = (owner, name)
     if key not in _ORIGINALS:
         _ORIGINALS[key] = inspect.getattr_static(owner, name, None)
-    setattr(owner, name, make(_ORIGINALS[key]))
+    setattr(owner, name, make(inspect.getattr_static(owner, name, None)))
+
+
+def unpatch_all() -> None:
+    """Give every patched attribute back moto's own."""
+    for (owner, name), original in _ORIGINALS.items():
+        if original is None:
+            with contextlib.suppress(AttributeError):
+                delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+
+
+def check_requirements(capabilities: Sequence[Capability]) -> None:
+    """Each capability's ``requires`` is served, and installed before it."""
+    seen: set[str] = set()
+    for capability in capabilities:
+        missing = [name for name in capability.requires if name not in seen]
+        if missing:
+            raise ValueError(
+                f"capability {capability.name!r} requires {', '.join(missing)}, which must be "
+                "listed before it in local_aws.capabilities.MODULES"
+            )
+        seen.add(capability.name)

@@ -55,13 +55,16 @@ class PersistingMiddleware:
             with self.store.lock:
                 return _consume(self.app(environ, start_response))
         changed = [info.service] if info else self.unidentified
+        save = self.store.save
+        if info is not None and self.store.saved_periodically(info.service, info.operation):
+            save = self.store.save_soon
         if info is not None and (info.service, info.operation) in self.unlocked:
             body = _consume(self.app(environ, start_response))
-            self.store.save(changed)
+            save(changed)
             return body
         with self.store.lock:
             body = _consume(self.app(environ, start_response))
-            self.store.save(changed)
+            save(changed)
         return body
 
 
@@ -128,17 +131,16 @@ class LocalAWS:
     def start(self) -> LocalAWS:
         """Restore the state, let each capability recover, and serve in a background thread."""
         started = time.monotonic()
-        import moto.iam.models
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
         from local_aws.capabilities import capabilities
+        from local_aws.capability import check_requirements
         from local_aws.jobs.sandbox import detect_isolation
 
         # refuses an impossible LOCAL_AWS_JOB_ISOLATION before anything else
         self.isolation = isolation = detect_isolation()
         self.capabilities = capabilities()
-        # Requests signed with unknown keys act in the dev account; assumed roles act in theirs.
-        moto.iam.models.DEFAULT_ACCOUNT_ID = self.account_id
+        check_requirements(self.capabilities)
 
         # The socket first: the port (0 picks one) is part of what jobs are told.
         dispatch = _Deferred()
@@ -170,7 +172,7 @@ class LocalAWS:
         """State restored, capabilities installed and recovered, the app built."""
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from local_aws.capability import Context
+        from local_aws.capability import Context, unpatch_all
         from local_aws.jobs.runner import JobRunner
         from local_aws.state import StateStore
         from local_aws.validation import ValidatingMiddleware, identify
@@ -179,6 +181,7 @@ class LocalAWS:
         self.store.open()
         self.runner = JobRunner(self.store, self.endpoint_url, self.isolation)
         self.context = Context(self.store, self.runner, self.endpoint_url, self.account_id)
+        unpatch_all()  # moto as it comes, then every capability's patches in the list's order
         for capability in self.capabilities:
             if capability.install:
                 capability.install(self.context)
@@ -237,6 +240,7 @@ class LocalAWS:
             "version": __version__,
             "moto": version("moto"),
             "job_isolation": self.runner.isolation.mode if self.runner else None,
+            "state_saving": (self.store.save_error if self.store else None) or "ok",
             "capabilities": [capability.name for capability in self.capabilities],
         }
 

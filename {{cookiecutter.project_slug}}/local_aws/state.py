@@ -4,9 +4,10 @@ Each persisted service's backends (every account and region) are pickled to
 ``<state>/services/<service>.pickle`` after every request that may have changed them, written to a
 temporary file and renamed, so a crash leaves either the old or the new snapshot, never half of one.
 Which services are kept, and what a request to one may change in others, the capabilities say
-(``local_aws.capability``); state that grows with traffic (logs, metrics) is saved every few
-seconds instead, and when the local AWS stops. What does not fit a pickle (S3 object bytes) a
-capability keeps itself.
+(``local_aws.capability``). The operations that only add to state growing with traffic (log
+lines, metric datapoints) are saved every ``PERIODIC_SAVE_SECONDS`` instead, and when the local
+AWS stops: a ``kill -9`` loses at most that last second of them, nothing else. What does not fit
+a pickle (S3 object bytes) a capability keeps itself.
 
 Pickles are only readable by the same code that wrote them, so the folder carries a
 ``format.json`` naming the state format and moto version; a mismatch is refused with a clear
@@ -70,6 +71,25 @@ class _StatePickler(pickle.Pickler):
         return NotImplemented
 
 
+def _side_effect_closure(capabilities: list[Capability], services: tuple[str, ...]):
+    """Service → every persisted service a request to it may change, through chains too
+    (S3 → EventBridge → a CloudWatch Logs target)."""
+    direct: dict[str, set[str]] = {}
+    for capability in capabilities:
+        for service, affected in capability.side_effects.items():
+            direct.setdefault(service, set()).update(services if "*" in affected else affected)
+    closure = {}
+    for service in direct:
+        reached, frontier = {service}, [service]
+        while frontier:
+            for other in direct.get(frontier.pop(), ()):
+                if other not in reached:
+                    reached.add(other)
+                    frontier.append(other)
+        closure[service] = reached
+    return closure
+
+
 def _load_private_key(der: bytes):
     return serialization.load_der_private_key(der, password=None)
 
@@ -89,23 +109,16 @@ class StateStore:
         #: never sees a half-applied change.
         self.lock = threading.RLock()
         #: Services whose state is kept. Requests to others work but are forgotten at restart.
-        self.services = tuple(
-            dict.fromkeys(
-                service
-                for capability in capabilities
-                for service in (*capability.persists, *capability.saved_periodically)
-            )
-        )
-        self.periodic = {s for c in capabilities for s in c.saved_periodically}
+        self.services = tuple(dict.fromkeys(s for c in capabilities for s in c.persists))
+        #: ``(service, operation)`` pairs saved with the next periodic save.
+        self.periodic = frozenset(pair for c in capabilities for pair in c.saved_periodically)
         self._backends = {name: b for c in capabilities for name, b in c.backends.items()}
-        self._side_effects: dict[str, set[str]] = {}
-        for capability in capabilities:
-            for service, affected in capability.side_effects.items():
-                every = self.services if "*" in affected else affected
-                self._side_effects.setdefault(service, {service}).update(every)
+        self._side_effects = _side_effect_closure(capabilities, self.services)
         self._dirty: set[str] = set()
         self._saver: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: Why the last periodic save failed (it is tried again), or None.
+        self.save_error: str | None = None
 
     # --- format -------------------------------------------------------------------------------
 
@@ -166,19 +179,26 @@ class StateStore:
             restored.append(service)
         return restored
 
-    def save(self, services: tuple[str, ...] | list[str]) -> None:
-        """Snapshot the given services (and those their requests affect).
-
-        Services saved periodically are only marked: the next periodic save takes them.
-        """
+    def affected(self, services) -> set[str]:
+        """The persisted services a request to ``services`` may change."""
         wanted: set[str] = set()
         for service in services:
-            wanted.update(self._side_effects.get(service, (service,)))
-        wanted &= set(self.services)
+            wanted |= self._side_effects.get(service, {service})
+        return wanted & set(self.services)
+
+    def save(self, services: tuple[str, ...] | list[str]) -> None:
+        """Snapshot the given services (and those their requests affect), now."""
         with self.lock:
-            self._dirty |= wanted & self.periodic
-            for service in sorted(wanted - self.periodic):
+            for service in sorted(self.affected(services)):
                 self._save_one(service)
+
+    def save_soon(self, services: tuple[str, ...] | list[str]) -> None:
+        """Snapshot the given services with the next periodic save (state growing with traffic)."""
+        with self.lock:
+            self._dirty |= self.affected(services)
+
+    def saved_periodically(self, service: str, operation: str | None) -> bool:
+        return (service, operation) in self.periodic
 
     def save_all(self) -> None:
         with self.lock:
@@ -201,8 +221,15 @@ class StateStore:
         while not self._stopping.wait(PERIODIC_SAVE_SECONDS):
             with self.lock:
                 dirty, self._dirty = self._dirty, set()
-                for service in sorted(dirty):
-                    self._save_one(service)
+                try:
+                    for service in sorted(dirty):
+                        self._save_one(service)
+                except Exception as error:  # a full disk, say: keep the changes, try again
+                    log.exception("periodic save of %s failed", ", ".join(sorted(dirty)))
+                    self._dirty |= dirty
+                    self.save_error = f"{type(error).__name__}: {error}"
+                else:
+                    self.save_error = None
 
     def _save_one(self, service: str) -> None:
         backend_dict = self.backend(service)

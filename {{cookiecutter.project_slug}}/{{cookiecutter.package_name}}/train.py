@@ -81,7 +81,8 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    # No abbreviations: a misspelt hyperparameter ("et") must fail, not pass as another ("eta").
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--problem_type", choices=PROBLEM_TYPES, required=True)
     parser.add_argument("--target_column", required=True)
     for name, default in HYPERPARAMETERS.items():

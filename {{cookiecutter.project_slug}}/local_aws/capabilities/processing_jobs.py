@@ -237,6 +237,8 @@ def local_path_problems(subject: str, location: dict) -> list[str]:
 CAPABILITY = Capability(
     name="processing jobs",
     persists=("sagemaker",),
+    # its jobs' data comes from S3's blob store; their logs are CloudWatch Logs
+    requires=("AWS services", "S3 storage"),
     install=install,
     recover=recover,
 )

@@ -82,7 +82,7 @@ class SageMakerJob(JobExecution):
             self.log_group,
             f"{self.name}/algo-1-{int(time.time())}",
             self.context.lock,
-            on_flush=lambda: self.context.store.save(["logs"]),
+            on_flush=lambda: self.context.store.save_soon(["logs"]),
         )
 
     def credentials(self) -> dict[str, str]:

@@ -389,6 +389,8 @@ def refusals(request: dict) -> list[str]:
 CAPABILITY = Capability(
     name="training jobs",
     persists=("sagemaker",),
+    # its jobs' data comes from S3's blob store; their logs are CloudWatch Logs
+    requires=("AWS services", "S3 storage"),
     install=install,
     recover=recover,
 )

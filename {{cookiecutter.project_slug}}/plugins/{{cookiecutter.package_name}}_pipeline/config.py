@@ -25,6 +25,17 @@ from urllib.parse import urlparse
 from .metrics import Metric, MetricTableError, read_metric_table
 
 CONFIG_FILE = "pipeline.toml"
+#: The sections of pipeline.toml; any other is refused as a misspelling.
+SECTIONS = (
+    "project",
+    "data",
+    "training",
+    "processing",
+    "registry",
+    "monitoring",
+    "notifications",
+    "environments",
+)
 #: ``${NAME}`` or ``${NAME:-default}`` in an environment's values: a variable of the process
 #: (``LOCAL_AWS_PORT`` moves the local AWS for every command).
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -92,7 +103,16 @@ class TrainingSettings:
     seed: int
     max_runtime_seconds: int
     max_active_runs: int = 1
+    #: ``train.py``'s own; a test holds them to the ones it accepts.
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not (self.validation_fraction > 0 and self.test_fraction > 0):
+            raise ValueError("validation_fraction and test_fraction must be above 0")
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise ValueError("validation_fraction and test_fraction must leave rows to train on")
+        _at_least_one(max_runtime_seconds=self.max_runtime_seconds)
+        _at_least_one(max_active_runs=self.max_active_runs)
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,9 @@ class ProcessingSettings:
     """``[processing]``: the processing jobs (data checks, preprocessing, evaluation)."""
 
     max_runtime_seconds: int = 3600
+
+    def __post_init__(self):
+        _at_least_one(max_runtime_seconds=self.max_runtime_seconds)
 
 
 @dataclass(frozen=True)
@@ -110,8 +133,8 @@ class RegistrySettings:
     content_types: list[str]
     inference_framework: str
     inference_framework_version: str
-    #: The serving image for this region ("" where SageMaker has none).
-    inference_image_uri: str = ""
+    #: The serving image for the environments' region ("" where SageMaker has none).
+    inference_image_uri: str
 
 
 @dataclass(frozen=True)
@@ -145,6 +168,13 @@ class Environment:
     training_instance_type: str = "ml.m5.xlarge"
     deferrable: bool = False
     retry_delay_seconds: int = 60
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[0-9]{12}", self.account_id):
+            raise ValueError(f"account_id {self.account_id!r} is not 12 digits")
+        _at_least_one(poll_interval_seconds=self.poll_interval_seconds)
+        if self.retry_delay_seconds < 0:
+            raise ValueError("retry_delay_seconds must not be negative")
 
     @property
     def partition(self) -> str:
@@ -183,6 +213,14 @@ class PipelineConfig:
             settings = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise ConfigError(f"cannot read {path}: {error}") from error
+        unknown = [name for name in settings if name not in SECTIONS]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], SECTIONS, n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else ""
+            raise ConfigError(
+                f"{path} has an unknown section [{unknown[0]}]{hint} (sections: "
+                f"{', '.join(SECTIONS)})"
+            )
         environment = environment or os.environ.get("PIPELINE_ENV")
         if not environment:
             names = ", ".join(sorted(settings.get("environments", {})))
@@ -378,7 +416,16 @@ def _build(kind: type, values: dict[str, Any], where: str):
                 raise ConfigError(f"{where} lacks the setting {name!r}")
             continue
         checked[name] = _typed(values[name], hints[name], f"{where} {name}")
-    return kind(**checked)
+    try:
+        return kind(**checked)
+    except ValueError as error:  # a value of the right type, out of its range
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def _at_least_one(**setting: int) -> None:
+    ((name, value),) = setting.items()
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
 
 
 _TYPE_WORDS = {

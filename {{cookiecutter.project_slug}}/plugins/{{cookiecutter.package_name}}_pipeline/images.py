@@ -41,12 +41,21 @@ def _not_found(error) -> bool:
 
 
 def inference_image(config: PipelineConfig) -> str:
-    """The image that serves registered versions (``[registry] inference_image_uri``)."""
-    registry = config.registry
+    """The image that serves registered versions (``[registry] inference_image_uri``).
+
+    It must be in the environment's region: SageMaker pulls serving images from the region's
+    own registry.
+    """
+    registry, region = config.registry, config.env.region
     if not registry.inference_image_uri:
         raise ConfigError(
             f"{config.path}: [registry] inference_image_uri is empty: SageMaker has no "
             f"{registry.inference_framework} {registry.inference_framework_version} image in "
-            f"{config.env.region}; name a serving image there"
+            f"{region}; name a serving image there"
+        )
+    if f".dkr.ecr.{region}." not in registry.inference_image_uri:
+        raise ConfigError(
+            f"{config.path}: [registry] inference_image_uri {registry.inference_image_uri!r} is "
+            f"not in {region}, the region of [environments.{config.env.name}]"
         )
     return registry.inference_image_uri

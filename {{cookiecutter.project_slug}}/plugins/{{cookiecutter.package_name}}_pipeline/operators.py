@@ -95,6 +95,8 @@ class BackingOffSageMakerHook(SageMakerHook):
                 raise AirflowException(
                     f"SageMaker resource took more than {max_ingestion_time} seconds"
                 )
+            if pause >= check_interval:  # as the provider's: what a long job is doing
+                self.log.info("%s still running after %.0f s: %s", job_name, waited, status)
             pause = min(pause * 2, check_interval)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .config import PipelineConfig
+from .gate import GateDecision
 from .hooks import s3_hook, sagemaker_client, split_s3_uri
 from .reports import EVALUATION_REPORT, data_docs_report
 from .runs import Run
@@ -39,7 +40,7 @@ def summarize(config: PipelineConfig, run: Run, gate: dict, package_arn: str) ->
         "training_data": run.raw_data_uri,
         "data_checks": checks,
         "metrics": metrics,
-        "gate": gate["message"],
+        "gate": GateDecision.from_xcom(gate).message,
         "model_package_arn": package_arn,
         "model_package_version": package.get("ModelPackageVersion"),
         "approval_status": package["ModelApprovalStatus"],

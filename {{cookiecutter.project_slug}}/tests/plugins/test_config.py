@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from {{ cookiecutter.package_name }}_pipeline import job_requests
+from {{ cookiecutter.package_name }}_pipeline import images, job_requests
 from {{ cookiecutter.package_name }}_pipeline.config import ConfigError, PipelineConfig
 from {{ cookiecutter.package_name }}_pipeline.job_requests import training_job
 from {{ cookiecutter.package_name }}_pipeline.runs import Run
@@ -239,3 +239,52 @@ def test_processing_jobs_have_a_runtime_limit_of_their_own(tmp_path):
         training["StoppingCondition"]["MaxRuntimeInSeconds"]
         == CONFIG["training"]["max_runtime_seconds"]
     )
+
+
+def test_a_misspelt_section_is_refused_naming_the_one_meant(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"unknown section \[procesing\]; did you mean \[processing\]"
+    ):
+        edited_config(tmp_path, ("[processing]", "[procesing]"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "section", "message"),
+    [
+        (
+            "validation_fraction = 0.15",
+            "validation_fraction = 0.9",
+            "training",
+            "must leave rows to train on",
+        ),
+        (
+            "max_active_runs = 1",
+            "max_active_runs = 0",
+            "training",
+            "max_active_runs must be at least 1",
+        ),
+        (
+            "max_runtime_seconds = 3600\n\n[registry]",
+            "max_runtime_seconds = -5\n\n[registry]",
+            "processing",
+            "max_runtime_seconds must be at least 1",
+        ),
+        ('account_id = "', 'account_id = "1234', "env", "is not 12 digits"),
+    ],
+)
+def test_a_value_of_the_right_type_out_of_its_range_is_refused(
+    tmp_path, old, new, section, message
+):
+    config = edited_config(tmp_path, (old, new))
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _ = getattr(config, section)
+
+
+def test_a_serving_image_of_another_region_is_refused(tmp_path):
+    region = CONFIG["environments"]["dev"]["region"]
+    other = "eu-central-1" if region != "eu-central-1" else "eu-west-1"
+    config = edited_config(tmp_path, (f'region = "{region}"', f'region = "{other}"'))
+
+    with pytest.raises(ConfigError, match=f"is not in {other}, the region of"):
+        images.inference_image(config)

@@ -213,9 +213,12 @@ def test_constraints_carry_model_monitors_settings_as_a_copy_of_their_own(table)
     config = baseline.suggest_constraints(baseline.compute_statistics(table))["monitoring_config"]
 
     assert config == baseline.MONITORING_CONFIG
-    # the settings Model Monitor's documentation names, with the values it accepts
+    # Model Monitor's documented defaults: on, with 0.1 thresholds
     comparison = config["distribution_constraints"]
     assert {config["evaluate_constraints"], config["emit_metrics"]} == {"Enabled"}
+    assert config["datatype_check_threshold"] == config["domain_content_threshold"] == 0.1
+    assert comparison["comparison_threshold"] == comparison["categorical_comparison_threshold"]
+    assert comparison["comparison_threshold"] == 0.1
     assert comparison["comparison_method"] in ("Simple", "Robust")
     assert comparison["categorical_drift_method"] in ("LInfinity", "ChiSquared")
     config["distribution_constraints"]["comparison_threshold"] = 0.5

@@ -128,3 +128,13 @@ def test_every_hyperparameter_in_the_pipeline_config_is_one_train_py_accepts():
     for name, value in configured.items():
         kind = type(train.HYPERPARAMETERS[name])
         assert kind(value) == value, f"{name} = {value!r} does not parse as {kind.__name__}"
+
+
+def test_a_misspelt_hyperparameter_fails_instead_of_passing_for_another(pipeline_run, tmp_path):
+    """argparse would take "--et" for "--eta": the toolkit passes pipeline.toml's names as is."""
+    finished = run_training(
+        pipeline_run.prepared, tmp_path, pipeline_run.problem_type, "--et", "0.3"
+    )
+
+    assert finished.returncode == 2
+    assert "unrecognized arguments: --et 0.3" in finished.stderr
