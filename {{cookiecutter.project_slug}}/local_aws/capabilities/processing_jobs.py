@@ -18,7 +18,6 @@ writes them.
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
 
 from moto.core.utils import utcnow
@@ -29,10 +28,9 @@ from local_aws.capabilities.s3_transfer import S3LocationError
 from local_aws.capabilities.sagemaker_job import (
     NOT_EMULATED,
     SageMakerJob,
-    check_role,
-    refuse_unsupported,
+    run_on_create,
     sagemaker_backends,
-    stop_job,
+    stop_on_request,
 )
 from local_aws.capability import Capability, Context, patch
 from local_aws.jobs.runner import INTERRUPTED, JobError
@@ -46,6 +44,7 @@ MAX_EXIT_MESSAGE = 1024
 class ProcessingExecution(SageMakerJob):
     kind = "processing"
     log_group = "/aws/sagemaker/ProcessingJobs"
+    name_key = "ProcessingJobName"
     status_attribute = "processing_job_status"
 
     def record(self):
@@ -136,42 +135,23 @@ class ProcessingExecution(SageMakerJob):
 
 def install(context: Context) -> None:
     """Route ``CreateProcessingJob`` and ``StopProcessingJob`` to the runner."""
-
-    def create(original):
-        def create_processing_job(self: SageMakerResponse):
-            request = json.loads(self.body)
-            name = request["ProcessingJobName"]
-            backend = self.sagemaker_backend
-            if name in backend.processing_jobs:
-                raise ValidationError(
-                    "Job name must be unique within an AWS account and region, and a job with "
-                    f"this name already exists ({backend.processing_jobs[name].arn})"
-                )
-            refuse_unsupported(refusals(request))
-            check_role(request["RoleArn"])
-            result = original(self)
-            job = backend.processing_jobs[name]
-            job.processing_job_status = "InProgress"
-            job.processing_end_time = None
-            job.processing_resources = request["ProcessingResources"]
-            job.environment = request.get("Environment")
-            context.runner.submit(
-                ProcessingExecution(context, self.current_account, self.region, name, request)
-            )
-            return result
-
-        return create_processing_job
-
-    def stop(original):
-        def stop_processing_job(self: SageMakerResponse):
-            return stop_job(
-                context, self, "processing", "ProcessingJobName", "processing_job_status"
-            )
-
-        return stop_processing_job
-
+    create = run_on_create(context, ProcessingExecution, refusals, _name_taken, _running)
     patch(SageMakerResponse, "create_processing_job", create)
-    patch(SageMakerResponse, "stop_processing_job", stop)
+    patch(SageMakerResponse, "stop_processing_job", stop_on_request(context, ProcessingExecution))
+
+
+def _name_taken(arn: str) -> Exception:
+    return ValidationError(
+        "Job name must be unique within an AWS account and region, and a job with this name "
+        f"already exists ({arn})"
+    )
+
+
+def _running(job, request: dict) -> None:
+    job.processing_job_status = "InProgress"
+    job.processing_end_time = None
+    job.processing_resources = request["ProcessingResources"]
+    job.environment = request.get("Environment")
 
 
 def recover(context: Context) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 
 import boto3
 from botocore.config import Config
@@ -24,6 +25,7 @@ from moto.backends import get_backend
 from moto.core.responses import EmptyResult
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.responses import SageMakerResponse
 
 from local_aws.capabilities.job_logs import JobLog
 from local_aws.capabilities.s3_storage import blob_store
@@ -42,6 +44,8 @@ class SageMakerJob(JobExecution):
 
     #: Its CloudWatch log group, e.g. ``/aws/sagemaker/ProcessingJobs``.
     log_group = ""
+    #: The request member that names it, e.g. ``ProcessingJobName``.
+    name_key = ""
     #: The attribute of its record that holds its status, e.g. ``processing_job_status``.
     status_attribute = ""
 
@@ -108,26 +112,72 @@ class SageMakerJob(JobExecution):
         }
 
 
+def run_on_create(
+    context: Context,
+    execution: type[SageMakerJob],
+    refusals: Callable[[dict], list[str]],
+    name_taken: Callable[[str], Exception],
+    running: Callable[[object, dict], None],
+):
+    """A patch of ``Create<Kind>Job``: checked as SageMaker checks it, then run by the runner.
+
+    A name already taken is refused (``name_taken(arn)``: moto would overwrite the job), what
+    the local AWS cannot run is refused (``refusals(request)``), and so is a role SageMaker could
+    not assume; after moto's bookkeeping, ``running(record, request)`` fixes the record moto made
+    (it marks jobs Completed at once and drops members), and the runner starts the job.
+    """
+
+    def make(original):
+        def create_job(self: SageMakerResponse):
+            request = json.loads(self.body)
+            name = request[execution.name_key]
+            jobs = getattr(self.sagemaker_backend, f"{execution.kind}_jobs")
+            if name in jobs:
+                raise name_taken(jobs[name].arn)
+            refuse_unsupported(refusals(request))
+            check_role(request["RoleArn"])
+            result = original(self)
+            running(jobs[name], request)
+            context.runner.submit(
+                execution(context, self.current_account, self.region, name, request)
+            )
+            return result
+
+        return create_job
+
+    return make
+
+
+def stop_on_request(context: Context, execution: type[SageMakerJob], stopping=None):
+    """A patch of ``Stop<Kind>Job``: mark the job Stopping and tell the runner to stop it."""
+
+    def make(_original):
+        def stop_job(self: SageMakerResponse):
+            name = json.loads(self.body)[execution.name_key]
+            kind = execution.kind
+            jobs = getattr(self.sagemaker_backend, f"{kind}_jobs")
+            if name not in jobs:
+                raise ValidationError(f"Could not find {kind} job '{name}'.")
+            job = jobs[name]
+            status = getattr(job, execution.status_attribute)
+            if status != "InProgress":
+                raise ValidationError(
+                    f"The request was rejected because the {kind} job is in status {status}."
+                )
+            setattr(job, execution.status_attribute, "Stopping")
+            if stopping:
+                stopping(job)
+            context.runner.stop(kind, self.current_account, self.region, name)
+            return EmptyResult()
+
+        return stop_job
+
+    return make
+
+
 def refuse_unsupported(problems: list[str]) -> None:
     if problems:
         raise ValidationError("; ".join(problems))
-
-
-def stop_job(context: Context, response, kind: str, name_param: str, status_attribute: str):
-    """``Stop<Kind>Job``: mark the job Stopping and tell the runner to stop it."""
-    name = json.loads(response.body)[name_param]
-    jobs = getattr(response.sagemaker_backend, f"{kind}_jobs")
-    if name not in jobs:
-        raise ValidationError(f"Could not find {kind} job '{name}'.")
-    job = jobs[name]
-    status = getattr(job, status_attribute)
-    if status != "InProgress":
-        raise ValidationError(
-            f"The request was rejected because the {kind} job is in status {status}."
-        )
-    setattr(job, status_attribute, "Stopping")
-    context.runner.stop(kind, response.current_account, response.region, name)
-    return EmptyResult()
 
 
 def sagemaker_backends():

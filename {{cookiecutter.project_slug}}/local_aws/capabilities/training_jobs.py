@@ -22,7 +22,6 @@ have reported success (``/opt/ml/output/success``).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import tarfile
@@ -38,10 +37,9 @@ from local_aws.capabilities.s3_transfer import S3LocationError
 from local_aws.capabilities.sagemaker_job import (
     NOT_EMULATED,
     SageMakerJob,
-    check_role,
-    refuse_unsupported,
+    run_on_create,
     sagemaker_backends,
-    stop_job,
+    stop_on_request,
 )
 from local_aws.capability import Capability, Context, patch
 from local_aws.jobs.runner import INTERRUPTED, JobError
@@ -64,6 +62,7 @@ STATUS_MESSAGES = {
 class TrainingExecution(SageMakerJob):
     kind = "training"
     log_group = "/aws/sagemaker/TrainingJobs"
+    name_key = "TrainingJobName"
     status_attribute = "training_job_status"
 
     def record(self):
@@ -225,53 +224,37 @@ class TrainingExecution(SageMakerJob):
 
 def install(context: Context) -> None:
     """Route ``CreateTrainingJob`` and ``StopTrainingJob`` to the runner."""
-
-    def create(original):
-        def create_training_job(self: SageMakerResponse):
-            request = json.loads(self.body)
-            name = request["TrainingJobName"]
-            backend = self.sagemaker_backend
-            if name in backend.training_jobs:
-                raise ResourceInUseException(
-                    "Training job names must be unique within an AWS account and region, and a "
-                    "training job with this name already exists "
-                    f"({backend.training_jobs[name].arn})"
-                )
-            refuse_unsupported(refusals(request))
-            check_role(request["RoleArn"])
-            result = original(self)
-            job = backend.training_jobs[name]
-            job.algorithm_specification = request["AlgorithmSpecification"]
-            job.environment = request.get("Environment")
-            job.training_job_status = "InProgress"
-            job.secondary_status = "Starting"
-            job.secondary_status_transitions = [
-                {
-                    "Status": "Starting",
-                    "StartTime": job.creation_time,
-                    "StatusMessage": STATUS_MESSAGES["Starting"],
-                }
-            ]
-            job.final_metric_data_list = []
-            job.training_start_time = job.training_end_time = job.model_artifacts = None
-            context.runner.submit(
-                TrainingExecution(context, self.current_account, self.region, name, request)
-            )
-            return result
-
-        return create_training_job
-
-    def stop(original):
-        def stop_training_job(self: SageMakerResponse):
-            result = stop_job(context, self, "training", "TrainingJobName", "training_job_status")
-            name = json.loads(self.body)["TrainingJobName"]
-            self.sagemaker_backend.training_jobs[name].secondary_status = "Stopping"
-            return result
-
-        return stop_training_job
-
+    create = run_on_create(context, TrainingExecution, refusals, _name_taken, _running)
     patch(SageMakerResponse, "create_training_job", create)
+    stop = stop_on_request(context, TrainingExecution, stopping=_stopping)
     patch(SageMakerResponse, "stop_training_job", stop)
+
+
+def _name_taken(arn: str) -> Exception:
+    return ResourceInUseException(
+        "Training job names must be unique within an AWS account and region, and a training "
+        f"job with this name already exists ({arn})"
+    )
+
+
+def _running(job, request: dict) -> None:
+    job.algorithm_specification = request["AlgorithmSpecification"]  # moto replaces its metrics
+    job.environment = request.get("Environment")
+    job.training_job_status = "InProgress"
+    job.secondary_status = "Starting"
+    job.secondary_status_transitions = [
+        {
+            "Status": "Starting",
+            "StartTime": job.creation_time,
+            "StatusMessage": STATUS_MESSAGES["Starting"],
+        }
+    ]
+    job.final_metric_data_list = []
+    job.training_start_time = job.training_end_time = job.model_artifacts = None
+
+
+def _stopping(job) -> None:
+    job.secondary_status = "Stopping"
 
 
 def recover(context: Context) -> list[str]:
