@@ -63,6 +63,21 @@ def _variable(match: re.Match) -> str:
     return value
 
 
+def image_commands(root: Path) -> dict[str, list[str]]:
+    """What the jobs' image runs for SageMaker's commands, from ``[tool.local-aws]`` in the
+    project's pyproject.toml: ``serve = "<file>"``, a Python file the Dockerfile installs as
+    the image's ``serve``."""
+    pyproject = root / "pyproject.toml"
+    if not pyproject.exists():
+        return {}
+    settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("local-aws", {})
+    return {
+        command: ["python", str((root / path).resolve())]
+        for command, path in settings.items()
+        if command == "serve"
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -87,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         port=port,
         account_id=args.account_id or local.get("account_id", "123456789012"),
         project={"name": project, "root": str(args.config.resolve().parent)},
+        image_commands=image_commands(args.config.resolve().parent),
     )
     try:
         server.start()

@@ -41,6 +41,9 @@ class Context:
     runner: JobRunner
     endpoint_url: str
     account_id: str
+    #: What the jobs' image runs for a command SageMaker gives it (``serve``), as this project
+    #: declares it (``[tool.local-aws]`` in its pyproject.toml): command → argv.
+    image_commands: dict[str, list[str]] = field(default_factory=dict)
     #: What capabilities share with one another (the S3 blob store, say), by name.
     shared: dict[str, Any] = field(default_factory=dict)
 

@@ -106,6 +106,7 @@ class LocalAWS:
         port: int = 4566,
         account_id: str = "123456789012",
         project: dict[str, str] | None = None,
+        image_commands: dict[str, list[str]] | None = None,
     ):
         # Absolute whatever the server was started with: jobs run in other working folders.
         self.state_dir = Path(state_dir).resolve()
@@ -115,6 +116,8 @@ class LocalAWS:
         #: Which project this local AWS serves (its name and folder), told on the health route
         #: so that tools refuse another project's server on their port.
         self.project = project or {}
+        #: What the jobs' image runs for ``serve`` (see ``Context.image_commands``).
+        self.image_commands = image_commands or {}
         self._server = None
         self._thread: threading.Thread | None = None
         self._started_with: list[str] = []
@@ -180,7 +183,9 @@ class LocalAWS:
         self.store = StateStore(self.state_dir, self.capabilities)
         self.store.open()
         self.runner = JobRunner(self.store, self.endpoint_url, self.isolation)
-        self.context = Context(self.store, self.runner, self.endpoint_url, self.account_id)
+        self.context = Context(
+            self.store, self.runner, self.endpoint_url, self.account_id, self.image_commands
+        )
         unpatch_all()  # moto as it comes, then every capability's patches in the list's order
         for capability in self.capabilities:
             if capability.install:

@@ -188,8 +188,11 @@ class StateStore:
 
     def save(self, services: tuple[str, ...] | list[str]) -> None:
         """Snapshot the given services (and those their requests affect), now."""
+        affected = self.affected(services)
+        if not affected:
+            return  # without the lock: invocations change nothing persisted
         with self.lock:
-            for service in sorted(self.affected(services)):
+            for service in sorted(affected):
                 self._save_one(service)
 
     def save_soon(self, services: tuple[str, ...] | list[str]) -> None:

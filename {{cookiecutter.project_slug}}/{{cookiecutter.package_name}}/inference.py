@@ -29,8 +29,18 @@ CSV = "text/csv"
 JSON = "application/json"
 
 
-class UnsupportedContentTypeError(ValueError):
+class RequestError(ValueError):
+    """The request is the caller's mistake: the model server answers with ``status_code``."""
+
+    status_code = 400
+
+
+class UnsupportedContentTypeError(RequestError):
     """A request or an accept header names a format the endpoint does not speak."""
+
+    def __init__(self, message: str, status_code: int = 415):
+        super().__init__(message)
+        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -59,16 +69,16 @@ def input_fn(request_body: str | bytes, content_type: str) -> pd.DataFrame | np.
     media_type = _media_type(content_type)
     if media_type == CSV:
         if not request_body.strip():
-            raise ValueError("the request holds no rows")
+            raise RequestError("the request holds no rows")
         table = pd.read_csv(io.StringIO(request_body), header=None, dtype=str)
         return table.to_numpy(dtype=object)
     if media_type == JSON:
         payload = json.loads(request_body)
         instances = payload.get("instances") if isinstance(payload, dict) else payload
         if not isinstance(instances, list) or not all(isinstance(row, dict) for row in instances):
-            raise ValueError('a JSON request must be {"instances": [{...}, ...]} or [{...}, ...]')
+            raise RequestError('a JSON request must be {"instances": [{...}, ...]} or [{...}, ...]')
         if not instances:
-            raise ValueError("the request holds no rows")
+            raise RequestError("the request holds no rows")
         return pd.DataFrame(instances)
     raise UnsupportedContentTypeError(
         f"unsupported content type {content_type!r}: send {CSV} or {JSON}"
@@ -80,11 +90,14 @@ def predict_fn(data: pd.DataFrame | np.ndarray, model: Model) -> np.ndarray:
     if isinstance(data, np.ndarray):
         expected = model.transform.raw_columns
         if data.shape[1] != len(expected):
-            raise ValueError(
+            raise RequestError(
                 f"each CSV row needs {len(expected)} values ({', '.join(expected)}),"
                 f" got {data.shape[1]}"
             )
         data = pd.DataFrame(data, columns=expected)
+    missing = [column for column in model.transform.raw_columns if column not in data.columns]
+    if missing:
+        raise RequestError(f"the rows lack the feature columns {', '.join(missing)}")
     return model.booster.predict(xgb.DMatrix(model.transform.transform(data)))
 
 
@@ -96,7 +109,9 @@ def output_fn(prediction: np.ndarray, accept: str) -> str:
         return "\n".join(values) + "\n"
     if media_type == JSON:
         return json.dumps({"predictions": [float(value) for value in values]})
-    raise UnsupportedContentTypeError(f"unsupported accept type {accept!r}: use {CSV} or {JSON}")
+    raise UnsupportedContentTypeError(
+        f"unsupported accept type {accept!r}: use {CSV} or {JSON}", status_code=406
+    )
 
 
 def _media_type(content_type: str | None) -> str:

@@ -19,6 +19,10 @@ MODULES = [
     "model_registry",
     "processing_jobs",
     "training_jobs",
+    "endpoints",
+    "sagemaker_runtime",
+    "transform_jobs",
+    "cloudwatch_alarms",
 ]
 
 

@@ -94,9 +94,18 @@ class S3Transfer:
             self.store.save(["s3"])
         return len(files)
 
+    def upload_bytes(self, data: bytes, uri: str, content_type: str | None = None) -> None:
+        """Write ``data`` as the object ``uri`` (captured requests, say)."""
+        digest = self.blobs.put_bytes(data)
+        self._attach(digest, len(data), uri, content_type)
+        self.store.save(["s3"])
+
     def _put(self, source: Path, uri: str, content_type: str | None = None) -> None:
-        bucket_name, key_name = split_uri(uri)
         digest, size = self.blobs.put_file(source)
+        self._attach(digest, size, uri, content_type)
+
+    def _attach(self, digest: str, size: int, uri: str, content_type: str | None) -> None:
+        bucket_name, key_name = split_uri(uri)
         with self.store.lock:
             bucket = self._bucket(bucket_name)
             key = self._backend.put_object(bucket_name, key_name, b"", disable_notification=True)

@@ -91,25 +91,30 @@ class SageMakerJob(JobExecution):
 
     def credentials(self) -> dict[str, str]:
         """The job's AWS environment: its execution role's credentials, as in a container."""
-        sts = boto3.client(
-            "sts",
-            endpoint_url=self.context.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="local-aws-runner",
-            aws_secret_access_key="local-aws-runner",
-            config=Config(retries={"max_attempts": 2}),
-        )
-        session = sts.assume_role(RoleArn=self.request["RoleArn"], RoleSessionName="SageMaker")
-        credentials = session["Credentials"]
-        return {
-            "AWS_ENDPOINT_URL": self.context.endpoint_url,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": credentials["SessionToken"],
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+        return role_credentials(self.context, self.region, self.request["RoleArn"])
+
+
+def role_credentials(context: Context, region: str, role_arn: str) -> dict[str, str]:
+    """A container's AWS environment: the role's credentials, from the local AWS's STS."""
+    sts = boto3.client(
+        "sts",
+        endpoint_url=context.endpoint_url,
+        region_name=region,
+        aws_access_key_id="local-aws-runner",
+        aws_secret_access_key="local-aws-runner",
+        config=Config(retries={"max_attempts": 2}),
+    )
+    session = sts.assume_role(RoleArn=role_arn, RoleSessionName="SageMaker")
+    credentials = session["Credentials"]
+    return {
+        "AWS_ENDPOINT_URL": context.endpoint_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 def run_on_create(
@@ -135,7 +140,8 @@ def run_on_create(
             if name in jobs:
                 raise name_taken(jobs[name].arn)
             refuse_unsupported(refusals(request))
-            check_role(request["RoleArn"])
+            if "RoleArn" in request:  # a transform job runs with its model's role instead
+                check_role(request["RoleArn"])
             result = original(self)
             running(jobs[name], request)
             context.runner.submit(

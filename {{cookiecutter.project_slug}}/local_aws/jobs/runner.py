@@ -176,7 +176,7 @@ class JobExecution:
             raise JobError(
                 f"ClientError: cannot start the container command {argv[0]!r}: {error}"
             ) from error
-        self.runner.track(self, process)
+        self.runner.track(self.name, process)
         reader = threading.Thread(target=self._pump, args=(process,), daemon=True)
         reader.start()
         stopped_by = None
@@ -301,9 +301,10 @@ class JobRunner:
 
     # --- processes that outlive a crash -------------------------------------------------------
 
-    def track(self, execution: JobExecution, process: subprocess.Popen) -> None:
-        """Record a job's process group on disk, so that a restart after a crash can end it."""
-        record = {"pid": process.pid, "start": _process_start(process.pid), "job": execution.name}
+    def track(self, label: str, process: subprocess.Popen) -> None:
+        """Record a process group (a job's, a model server's) on disk, so that a restart after
+        a crash can end it; ``label`` says whose it is."""
+        record = {"pid": process.pid, "start": _process_start(process.pid), "job": label}
         path = self._pids_dir / f"{process.pid}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
@@ -323,12 +324,28 @@ class JobRunner:
                 record = json.loads(path.read_text())
             except (OSError, ValueError):
                 record = {"start": None}  # unreadable: no process can be identified safely
-            if record["start"] is not None and _process_start(record["pid"]) == record["start"]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(record["pid"], signal.SIGKILL)
-                    reaped += 1
+            if record["start"] is not None:
+                reaped += _kill_group(record["pid"], record["start"])
             path.unlink(missing_ok=True)
         return reaped
+
+
+def _kill_group(leader: int, started: float) -> int:
+    """SIGKILL what is left of the process group ``leader`` started at ``started``; 1 if any.
+
+    The leader may be gone while its group lives on (a sandboxed process whose bubblewrap
+    died with the local AWS): members are the processes in that group started no earlier than
+    it, so that a PID reused since by an unrelated process is never touched.
+    """
+    members = []
+    for process in psutil.process_iter(["create_time"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(process.pid) == leader and process.info["create_time"] >= started:
+                members.append(process)
+    for process in members:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    return 1 if members else 0
 
 
 def _process_start(pid: int) -> float | None:

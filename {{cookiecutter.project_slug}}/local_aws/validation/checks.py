@@ -158,7 +158,7 @@ def _is_scalar(shape: Shape) -> bool:
 def _type_problem(kind: str, value: Any) -> str | None:
     """Why a JSON value cannot be read as this scalar type, in AWS's words; None if it can."""
     if kind in ("string", "blob"):
-        fits = isinstance(value, str)
+        fits = isinstance(value, str) or (kind == "blob" and isinstance(value, bytes))
     elif kind in ("integer", "long"):
         fits = isinstance(value, int) and not isinstance(value, bool)
         fits = fits or (isinstance(value, float) and value.is_integer())
@@ -231,7 +231,9 @@ def _java_length(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
-def _blob_length(value: str) -> int:
+def _blob_length(value: str | bytes) -> int:
+    if isinstance(value, bytes):  # a REST payload, as sent
+        return len(value)
     try:
         return len(base64.b64decode(value, validate=True))
     except (binascii.Error, ValueError):

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from local_aws.validation.service_models import CATALOG, Ref, ServiceModel, Shape
 
@@ -32,7 +32,7 @@ class RequestInfo:
 
     service: str  #: botocore service name, e.g. ``sagemaker``
     operation: str  #: e.g. ``CreateProcessingJob``
-    protocol: str  #: ``json`` or ``query``: how the request was sent
+    protocol: str  #: ``json``, ``query`` or ``rest-json``: how the request was sent
     params: dict[str, Any]  #: the input members, shaped as a boto3 call would pass them
 
     @property
@@ -80,7 +80,7 @@ def _identify(environ: dict) -> RequestInfo | None:
     fields = dict(form)
     if "Action" in fields:
         return _identify_query(service, fields)
-    return None
+    return _identify_rest_json(service, environ)
 
 
 def _signing_name(environ: dict) -> str | None:
@@ -123,6 +123,64 @@ def _identify_json(signing_name: str, target: str, body: bytes) -> RequestInfo |
             return None
         return RequestInfo(service, operation, "json", params) if isinstance(params, dict) else None
     return None
+
+
+def _identify_rest_json(signing_name: str, environ: dict) -> RequestInfo | None:
+    """A REST-JSON request: the operation from its method and path, members from where the
+    model puts them (path labels, headers, query fields, the body)."""
+    method, path = environ["REQUEST_METHOD"], unquote(environ.get("PATH_INFO", ""))
+    for service, _ in CATALOG.candidates(signing_name):
+        model = CATALOG.model(service)
+        if not model.speaks("rest-json"):
+            continue
+        for route in model.routes():
+            match = route.path.match(path) if route.method == method else None
+            if match is None:
+                continue
+            shape = model.input_shape(route.operation)
+            params = _rest_params(model, shape, route, match, environ) if shape else {}
+            return RequestInfo(service, route.operation, "rest-json", params)
+    return None
+
+
+def _rest_params(model: ServiceModel, shape: Shape, route, match, environ: dict) -> dict:
+    query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    body = _peek_body(environ)
+    if route.payload is None and body.strip():
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = {}
+    else:
+        document = {}
+    params: dict[str, Any] = {}
+    for member in shape.members:
+        kind = model.shape(member.shape).type
+        if member.location == "uri":
+            value = (
+                match.group(member.location_name)
+                if member.location_name in match.groupdict()
+                else None
+            )
+        elif member.location == "header":
+            name = member.location_name.upper().replace("-", "_")
+            value = environ.get(
+                name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
+            )
+        elif member.location == "querystring":
+            value = query.get(member.location_name)
+        elif member.name == route.payload:
+            value = body if kind == "blob" else (json.loads(body) if body.strip() else None)
+        else:
+            value = document.get(member.json_key) if isinstance(document, dict) else None
+            if value is not None:
+                params[member.name] = value
+            continue
+        if value is not None:
+            params[member.name] = (
+                value if not isinstance(value, str) else _parse_scalar(kind, value)
+            )
+    return params
 
 
 def _identify_query(signing_name: str, fields: dict[str, str]) -> RequestInfo | None:

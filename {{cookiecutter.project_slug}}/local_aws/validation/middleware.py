@@ -22,7 +22,24 @@ def error_response(info: RequestInfo, messages: list[str]) -> WsgiResponse:
     text = f"{count} validation error{'' if count == 1 else 's'} detected: " + "; ".join(messages)
     if info.protocol == "json":
         return _json_error(info, "ValidationException", {"message": text}, "ValidationError")
+    if info.protocol == "rest-json":
+        return _rest_json_error(info, text)
     return _query_error(info, "ValidationError", text)
+
+
+def _rest_json_error(info: RequestInfo, message: str) -> WsgiResponse:
+    """REST-JSON services name their validation error in the model (SageMaker's runtime:
+    ``ValidationError``); most call it ``ValidationException``."""
+    errors = CATALOG.model(info.service).errors.get(info.operation, set())
+    code = "ValidationError" if "ValidationError" in errors else "ValidationException"
+    body = json.dumps({"message": message}).encode()
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+        ("x-amzn-ErrorType", code),
+    ]
+    return "400 Bad Request", headers, body
 
 
 def _malformed_response(info: RequestInfo, error: MalformedRequest) -> WsgiResponse:

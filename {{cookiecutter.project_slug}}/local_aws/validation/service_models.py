@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,19 @@ class Ref:
     json_key: str  # key in a JSON body
     query_key: str  # path component in a query string
     flattened: bool  # query protocol: a list or map without its ".member" or ".entry" level
+    location: str | None  # REST protocols: uri, header, querystring (None: in the body)
+    location_name: str | None  # REST protocols: the label, header or query field
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A REST operation's HTTP method and path template, matched against a request."""
+
+    operation: str
+    method: str
+    path: re.Pattern
+    #: The input member that is the whole body (a blob), if any.
+    payload: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,8 @@ def _ref(raw_shapes: dict, ref: dict, name: str, default_query_key: str) -> Ref:
         json_key=location_name or name,
         query_key=location_name or default_query_key,
         flattened=bool(ref.get("flattened", raw_shapes[ref["shape"]].get("flattened"))),
+        location=ref.get("location"),
+        location_name=location_name,
     )
 
 
@@ -67,9 +83,41 @@ class ServiceModel:
             operation: spec.get("input", {}).get("shape")
             for operation, spec in raw["operations"].items()
         }
+        self._http = {
+            operation: spec.get("http", {}) for operation, spec in raw["operations"].items()
+        }
+        self._routes: list[Route] | None = None
+        self.errors = {
+            operation: {error["shape"] for error in spec.get("errors", [])}
+            for operation, spec in raw["operations"].items()
+        }
         self._raw_shapes = raw["shapes"]
         self._shapes: dict[str, Shape] = {}
         self._hides_value: dict[str, bool] = {}
+
+    def routes(self) -> list[Route]:
+        """REST operations by path template, the most specific (longest literal) first."""
+        if self._routes is None:
+            routes = []
+            for operation, http in self._http.items():
+                template = http.get("requestUri", "").split("?")[0]
+                pattern = re.sub(
+                    r"\\{([A-Za-z0-9_]+)(\\\+)?\\}",
+                    lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})",
+                    re.escape(template),
+                )
+                shape_name = self.operations.get(operation)
+                payload = self._raw_shapes[shape_name].get("payload") if shape_name else None
+                routes.append(
+                    Route(
+                        operation, http.get("method", "POST"), re.compile(f"^{pattern}/?$"), payload
+                    )
+                )
+            routes.sort(
+                key=lambda route: -len(re.sub(r"\(\?P<[^>]+>[^)]*\)", "", route.path.pattern))
+            )
+            self._routes = routes
+        return self._routes
 
     def speaks(self, protocol: str) -> bool:
         # A query-compatible service still answers its older query-protocol clients.

@@ -125,6 +125,9 @@ class ProcessingSettings:
         _at_least_one(max_runtime_seconds=self.max_runtime_seconds)
 
 
+SERVING_IMAGES = ("jobs", "framework")
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
     """``[registry]``: the Model Registry group and how its versions are served."""
@@ -133,8 +136,18 @@ class RegistrySettings:
     content_types: list[str]
     inference_framework: str
     inference_framework_version: str
-    #: The serving image for the environments' region ("" where SageMaker has none).
+    #: The framework's serving image for the environments' region ("" where SageMaker has none).
     inference_image_uri: str
+    #: What serves registered versions: "jobs" (the jobs' image, running the package's model
+    #: server) or "framework" (``inference_image_uri``, SageMaker's own container).
+    serving_image: str = "jobs"
+
+    def __post_init__(self):
+        if self.serving_image not in SERVING_IMAGES:
+            raise ConfigError(
+                f"[registry] serving_image = {self.serving_image!r}; expected one of "
+                f"{', '.join(SERVING_IMAGES)}"
+            )
 
 
 @dataclass(frozen=True)

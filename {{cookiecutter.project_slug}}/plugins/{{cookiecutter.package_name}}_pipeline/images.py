@@ -40,13 +40,23 @@ def _not_found(error) -> bool:
     )
 
 
-def inference_image(config: PipelineConfig) -> str:
-    """The image that serves registered versions (``[registry] inference_image_uri``).
+def inference_image(config: PipelineConfig, jobs_image: str) -> str:
+    """The image that serves registered versions (``[registry] serving_image``).
 
-    It must be in the environment's region: SageMaker pulls serving images from the region's
-    own registry.
+    By default the run's own jobs' image (``jobs_image``, pinned to its digest), whose ``serve``
+    command runs the package's model server: what SageMaker runs is what the local AWS runs.
+    With ``serving_image = "framework"``, SageMaker's framework image
+    (``[registry] inference_image_uri``), which must be in the environment's region: SageMaker
+    pulls serving images from the region's own registry.
     """
     registry, region = config.registry, config.env.region
+    if registry.serving_image == "jobs":
+        if not jobs_image:
+            raise ConfigError(
+                f"{config.path}: [environments.{config.env.name}] image_uri is empty, and "
+                '[registry] serving_image = "jobs" serves registered versions with it'
+            )
+        return jobs_image
     if not registry.inference_image_uri:
         raise ConfigError(
             f"{config.path}: [registry] inference_image_uri is empty: SageMaker has no "

@@ -88,7 +88,8 @@ def model_package_request(
                 {
                     "Image": inference_image,
                     "ModelDataUrl": model_artifact,
-                    # The framework container serves the package's inference handlers.
+                    # The serving contract of SageMaker's framework containers, which the
+                    # package's model server (serve.py) follows too: the handlers' code.
                     "Environment": {
                         "SAGEMAKER_PROGRAM": "inference.py",
                         "SAGEMAKER_SUBMIT_DIRECTORY": layout.source_tarball,
@@ -209,7 +210,7 @@ def describe_model_version(config: PipelineConfig, run: Run, manifest: dict, gat
         config,
         run,
         model_artifact=model_artifact(config, run),
-        inference_image=inference_image(config),
+        inference_image=inference_image(config, run.image_uri),
         code_manifest=manifest,
         code_version=manifest["code_version"],
         decision=decision,

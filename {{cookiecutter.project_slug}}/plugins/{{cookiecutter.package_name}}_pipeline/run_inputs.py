@@ -52,7 +52,8 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
     run that could only end wrongly fails here, at once.
     """
     try:
-        inference_image(config)  # registering needs one: say so now, not after training
+        image_uri = pinned_image(config)
+        inference_image(config, image_uri)  # registering needs one: say so now, not at the end
         group = config.registry.model_package_group
         check_model_package_group(sagemaker_client(config), group, model_kind(config))
         params = context["params"]
@@ -84,7 +85,7 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
         raw_data_uri=raw_data_uri,
         raw_data_digest=digest.hexdigest(),
         metric_threshold=threshold,
-        image_uri=pinned_image(config),
+        image_uri=image_uri,
     )
 
 

@@ -281,10 +281,28 @@ def test_a_value_of_the_right_type_out_of_its_range_is_refused(
         _ = getattr(config, section)
 
 
-def test_a_serving_image_of_another_region_is_refused(tmp_path):
+def test_registered_versions_are_served_by_the_runs_jobs_image_by_default(tmp_path):
+    config = edited_config(tmp_path)
+    pinned = "111111111111.dkr.ecr.us-east-1.amazonaws.com/jobs@sha256:" + "0" * 64
+
+    assert images.inference_image(config, pinned) == pinned
+
+
+def test_a_framework_serving_image_of_another_region_is_refused(tmp_path):
     region = CONFIG["environments"]["dev"]["region"]
     other = "eu-central-1" if region != "eu-central-1" else "eu-west-1"
-    config = edited_config(tmp_path, (f'region = "{region}"', f'region = "{other}"'))
+    config = edited_config(
+        tmp_path,
+        (f'region = "{region}"', f'region = "{other}"'),
+        ('serving_image = "jobs"', 'serving_image = "framework"'),
+    )
 
     with pytest.raises(ConfigError, match=f"is not in {other}, the region of"):
-        images.inference_image(config)
+        images.inference_image(config, "jobs-image")
+
+
+def test_an_unknown_serving_image_is_refused(tmp_path):
+    config = edited_config(tmp_path, ('serving_image = "jobs"', 'serving_image = "docker"'))
+
+    with pytest.raises(ConfigError, match="expected one of jobs, framework"):
+        _ = config.registry

@@ -9,7 +9,7 @@ from sklearn.metrics import r2_score, roc_auc_score
 
 from {{ cookiecutter.package_name }} import evaluate, inference
 
-from .conftest import write_csv
+from tests.ml_runs import write_csv
 
 # Model Monitor's model-quality metrics, as SageMaker's documentation lists them.
 BINARY_CLASSIFICATION_KEYS = {

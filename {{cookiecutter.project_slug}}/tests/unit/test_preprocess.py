@@ -5,7 +5,7 @@ import pytest
 
 from {{ cookiecutter.package_name }} import preprocess, sample_data
 
-from .conftest import preprocess_args, write_csv
+from tests.ml_runs import preprocess_args, write_csv
 
 
 def sample(rows=2000, problem_type="binary_classification"):

@@ -6,8 +6,8 @@ import xgboost as xgb
 
 from {{ cookiecutter.package_name }} import metrics, train
 
+from tests.ml_runs import run_training
 from tests.support import CONFIG
-from tests.unit.conftest import run_training
 
 
 def test_training_saves_model_transform_and_info_into_the_model_directory(pipeline_run):

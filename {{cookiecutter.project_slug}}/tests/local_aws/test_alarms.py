@@ -1,0 +1,144 @@
+"""CloudWatch alarms on the local AWS move as on AWS and notify, driven through plain boto3."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def inbox(aws_client):
+    """An SNS topic with an SQS queue subscribed (raw delivery off: the SNS envelope)."""
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=unique("alarms"))["TopicArn"]
+    queue = sqs.create_queue(QueueName=unique("alarms"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return topic, queue
+
+
+def wait_for_state(cloudwatch, name: str, state: str, timeout: float = 40) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        if alarm["StateValue"] == state:
+            return alarm
+        time.sleep(0.5)
+    raise AssertionError(f"alarm {name} is {alarm['StateValue']}, not {state}")
+
+
+def test_an_alarm_on_a_high_resolution_metric_moves_to_alarm_and_notifies(aws_client, inbox):
+    cloudwatch, sqs, events = aws_client("cloudwatch"), aws_client("sqs"), aws_client("events")
+    topic, queue = inbox
+    rule_queue = sqs.create_queue(QueueName=unique("alarm-events"))["QueueUrl"]
+    rule_queue_arn = sqs.get_queue_attributes(QueueUrl=rule_queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    rule = unique("alarm-changes")
+    events.put_rule(
+        Name=rule,
+        EventPattern=json.dumps(
+            {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}
+        ),
+    )
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": rule_queue_arn}])
+    name, dimensions = unique("errors"), [{"Name": "Service", "Value": unique("svc")}]
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="Tests",
+        MetricName="Errors",
+        Dimensions=dimensions,
+        Statistic="Sum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[topic],
+    )
+    assert (
+        cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
+        == "INSUFFICIENT_DATA"
+    )
+
+    cloudwatch.put_metric_data(
+        Namespace="Tests",
+        MetricData=[
+            {
+                "MetricName": "Errors",
+                "Dimensions": dimensions,
+                "Timestamp": datetime.now(UTC),
+                "Value": value,
+                "StorageResolution": 1,
+            }
+            for value in (4, 3)
+        ],
+    )
+    alarm = wait_for_state(cloudwatch, name, "ALARM")
+
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints [7.0")
+    assert json.loads(alarm["StateReasonData"])["recentDatapoints"] == [7.0]
+    messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
+    notification = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert notification["AlarmName"] == name
+    assert (notification["OldStateValue"], notification["NewStateValue"]) == (
+        "INSUFFICIENT_DATA",
+        "ALARM",
+    )
+    assert notification["Trigger"]["Period"] == 10
+    delivered = sqs.receive_message(QueueUrl=rule_queue, WaitTimeSeconds=5)["Messages"]
+    event = json.loads(delivered[0]["Body"])
+    assert event["detail-type"] == "CloudWatch Alarm State Change"
+    assert event["detail"]["state"]["value"] == "ALARM"
+
+
+def test_an_alarm_without_data_treated_as_not_breaching_goes_to_ok(aws_client):
+    cloudwatch = aws_client("cloudwatch")
+    name = unique("quiet")
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="Tests",
+        MetricName="Nothing",
+        Statistic="Sum",
+        Period=10,
+        EvaluationPeriods=2,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+    alarm = wait_for_state(cloudwatch, name, "OK", timeout=10)
+
+    assert alarm["StateReason"].startswith("Threshold Crossed")
+
+
+def test_what_alarms_cannot_be_evaluated_here_is_refused(aws_client):
+    cloudwatch = aws_client("cloudwatch")
+    common = {"Namespace": "Tests", "MetricName": "X", "EvaluationPeriods": 1, "Threshold": 1}
+
+    with pytest.raises(ClientError, match="period 45 is not valid"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=unique("odd"),
+            Statistic="Sum",
+            Period=45,
+            ComparisonOperator="GreaterThanThreshold",
+            **common,
+        )
+    with pytest.raises(ClientError, match="ExtendedStatistic"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=unique("p99"),
+            ExtendedStatistic="p99",
+            Period=60,
+            ComparisonOperator="GreaterThanThreshold",
+            **common,
+        )
