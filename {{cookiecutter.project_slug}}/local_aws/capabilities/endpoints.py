@@ -20,14 +20,17 @@ nothing behind it. Here each production variant of an endpoint is a model server
   endpoint that was ``InService`` (or being updated) back on its current config, in the
   background; requests wait for it.
 
-Not emulated, refused at ``CreateEndpointConfig`` with a message saying so: serverless and
-asynchronous variants (yet), several containers per model, inference components, and
-``ModelDataSource`` (uncompressed models). Instance types are recorded; a variant's instance count
-becomes its server's number of workers.
+Serverless variants (``ServerlessConfig``) start their server on the first request and stop it
+when idle (``serverless``); an ``AsyncInferenceConfig`` queues ``InvokeEndpointAsync`` requests
+(``async_inference``). Not emulated, refused with a message saying so: provisioned concurrency,
+several containers per model, inference components, and ``ModelDataSource`` (uncompressed
+models). Instance types are recorded; a variant's instance count becomes its server's number of
+workers.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -43,8 +46,10 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
+from local_aws.capabilities.async_inference import AsyncQueue
 from local_aws.capabilities.model_servers import Container, ModelServer, ServerError
 from local_aws.capabilities.sagemaker_job import NOT_EMULATED, check_role, sagemaker_backends
+from local_aws.capabilities.serverless import ServerlessVariant
 from local_aws.capability import Capability, Context, patch
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,8 @@ class LiveEndpoint:
     weights: dict[str, float] = field(default_factory=dict)
     data_capture: dict | None = None
     ready: threading.Event = field(default_factory=threading.Event)
+    #: The endpoint's asynchronous requests, when its config has an AsyncInferenceConfig.
+    async_queue: AsyncQueue | None = None
 
     def pick(self, target_variant: str | None) -> tuple[str, ModelServer] | None:
         """The variant for one request: ``target_variant``, else by weight."""
@@ -77,6 +84,8 @@ class LiveEndpoint:
         return name, self.servers[name]
 
     def stop(self) -> None:
+        if self.async_queue is not None:
+            self.async_queue.close()
         for server in self.servers.values():
             server.stop()
 
@@ -125,7 +134,8 @@ def start_config(
         for variant in config.production_variants:
             name = variant["VariantName"]
             container = resolve_container(backend, variant["ModelName"])
-            server = ModelServer.for_variant(
+            make = functools.partial(
+                ModelServer.for_variant,
                 context,
                 account,
                 region,
@@ -134,12 +144,17 @@ def start_config(
                 container,
                 int(variant.get("InitialInstanceCount") or 1),
             )
-            live.servers[name] = server
-            server.start()
+            if "ServerlessConfig" in variant:
+                live.servers[name] = ServerlessVariant(make, variant["ServerlessConfig"])
+            else:
+                live.servers[name] = server = make()
+                server.start()
             live.weights[name] = float(variant.get("InitialVariantWeight", 1.0))
     except BaseException:
         live.stop()
         raise
+    if config.async_inference_config:
+        live.async_queue = AsyncQueue(context, live, config.async_inference_config)
     live.ready.set()
     return live
 
@@ -181,22 +196,24 @@ def _variants_in_service(config: FakeEndpointConfig, live: LiveEndpoint) -> list
         count = int(variant.get("InitialInstanceCount") or 1)
         weight = live.weights.get(name, float(variant.get("InitialVariantWeight", 1.0)))
         server = live.servers[name]
-        variants.append(
-            {
-                "VariantName": name,
-                "DeployedImages": [
-                    {
-                        "SpecifiedImage": server.container.image,
-                        "ResolvedImage": server.container.image,
-                        "ResolutionTime": utcnow(),
-                    }
-                ],
-                "CurrentWeight": weight,
-                "DesiredWeight": weight,
-                "CurrentInstanceCount": count,
-                "DesiredInstanceCount": count,
-            }
-        )
+        described = {
+            "VariantName": name,
+            "DeployedImages": [
+                {
+                    "SpecifiedImage": server.container.image,
+                    "ResolvedImage": server.container.image,
+                    "ResolutionTime": utcnow(),
+                }
+            ],
+            "CurrentWeight": weight,
+            "DesiredWeight": weight,
+        }
+        if "ServerlessConfig" in variant:
+            described["CurrentServerlessConfig"] = variant["ServerlessConfig"]
+            described["DesiredServerlessConfig"] = variant["ServerlessConfig"]
+        else:
+            described["CurrentInstanceCount"] = described["DesiredInstanceCount"] = count
+        variants.append(described)
     return variants
 
 
@@ -293,12 +310,11 @@ def _create_endpoint_config(original):
                 f'"{configs[name].endpoint_config_arn}".'
             )
         problems = []
-        if request.get("AsyncInferenceConfig"):
-            problems.append(f"AsyncInferenceConfig {NOT_EMULATED} yet")
         for variant in request["ProductionVariants"]:
             subject = f"ProductionVariant {variant['VariantName']!r}"
             if "ServerlessConfig" in variant:
-                problems.append(f"{subject}: ServerlessConfig {NOT_EMULATED} yet")
+                if variant["ServerlessConfig"].get("ProvisionedConcurrency"):
+                    problems.append(f"{subject}: ProvisionedConcurrency {NOT_EMULATED}")
             elif not variant.get("InstanceType") or not variant.get("InitialInstanceCount"):
                 problems.append(
                     f"{subject}: InstanceType and InitialInstanceCount are required for an "

@@ -25,10 +25,12 @@ from urllib.parse import unquote
 
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from local_aws.capabilities import data_capture
+from local_aws.capabilities import async_inference, data_capture
 from local_aws.capabilities.endpoint_metrics import METRICS, EndpointMetrics, endpoint_metrics
 from local_aws.capabilities.endpoints import RECOVERY_WAIT_SECONDS, hosting
 from local_aws.capabilities.model_servers import INVOCATION_TIMEOUT, LOG_GROUP
+from local_aws.capabilities.serverless import MAX_BODY_BYTES as MAX_SERVERLESS_BODY
+from local_aws.capabilities.serverless import ServerlessVariant, Throttled
 from local_aws.capability import Capability, Context, patch
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -83,9 +85,18 @@ def _invoke(context: Context):
                 f"arn:aws:logs:{region}:{account}:log-group:{LOG_GROUP}/{name}"
                 f":log-stream:{server.log_stream}"
             )
+            if isinstance(server, ServerlessVariant) and len(body) > MAX_SERVERLESS_BODY:
+                return _error(
+                    400,
+                    "ValidationError",
+                    f"Request body of {len(body)} bytes is over the {MAX_SERVERLESS_BODY} bytes "
+                    "a serverless endpoint takes.",
+                )
             sent = time.monotonic()
             try:
                 status, headers, answer = server.invoke(body, forward)
+            except Throttled:
+                return _error(400, "ThrottlingException", "Rate exceeded")
             except TimeoutError:
                 metrics.record(where, server.workers, 500, INVOCATION_TIMEOUT, 0.0)
                 return _error(
@@ -135,8 +146,10 @@ def _invoke(context: Context):
                     self.headers.get("X-Amzn-SageMaker-Inference-Id"),
                     when,
                 )
-                where = (account, region, live.data_capture["DestinationS3Uri"], name, variant)
-                data_capture.capture_writer(context).add(where, capture, when)
+                destination = live.data_capture["DestinationS3Uri"]
+                data_capture.capture_writer(context).add(
+                    (account, region, destination, name, variant), capture, when
+                )
             response_headers = {
                 "Content-Type": answer_type,
                 "x-Amzn-Invoked-Production-Variant": variant,
@@ -148,6 +161,40 @@ def _invoke(context: Context):
             return answer, response_headers
 
         return invoke_endpoint
+
+    return make
+
+
+def _invoke_async(context: Context):
+    def make(_original):
+        def invoke_endpoint_async(self: SageMakerRuntimeResponse):
+            account, region = self.current_account, self.region
+            name = unquote(self.path.split("/")[2])
+            live = hosting(context).get(account, region, name)
+            if live is None:
+                return _error(
+                    400, "ValidationError", f"Endpoint {name} of account {account} not found."
+                )
+            if live.async_queue is None:
+                return _error(
+                    400,
+                    "ValidationError",
+                    f"Endpoint {name} is not an asynchronous endpoint: its config has no "
+                    "AsyncInferenceConfig.",
+                )
+            request = async_inference.new_request(
+                live.async_queue.config, account, region, name, self.headers
+            )
+            live.async_queue.submit(request)
+            headers = {
+                "status": 202,
+                "Content-Type": "application/json",
+                "X-Amzn-SageMaker-OutputLocation": request.output_location,
+                "X-Amzn-SageMaker-FailureLocation": request.failure_location,
+            }
+            return json.dumps({"InferenceId": request.inference_id}), headers
+
+        return invoke_endpoint_async
 
     return make
 
@@ -166,6 +213,7 @@ def install(context: Context) -> None:
     context.shared[METRICS] = EndpointMetrics(context)
     patch(SageMakerRuntimeResponse, "setup_class", _raw_body)
     patch(SageMakerRuntimeResponse, "invoke_endpoint", _invoke(context))
+    patch(SageMakerRuntimeResponse, "invoke_endpoint_async", _invoke_async(context))
 
 
 def stop(context: Context) -> None:
@@ -177,7 +225,9 @@ def stop(context: Context) -> None:
 CAPABILITY = Capability(
     name="SageMaker runtime",
     requires=("endpoints",),
-    unlocked=frozenset({("sagemaker-runtime", "InvokeEndpoint")}),
+    unlocked=frozenset(
+        {("sagemaker-runtime", "InvokeEndpoint"), ("sagemaker-runtime", "InvokeEndpointAsync")}
+    ),
     install=install,
     stop=stop,
 )

@@ -858,3 +858,182 @@ def test_an_alarm_on_server_errors_of_an_endpoint_notifies(aws_client, approved)
     message = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=10)["Messages"][0]
     assert json.loads(json.loads(message["Body"])["Message"])["AlarmName"] == alarm
     sm.delete_endpoint(EndpointName=endpoint)
+
+
+SLOW_HANDLERS = b"""
+import time
+
+
+def model_fn(model_dir):
+    return "model"
+
+
+def input_fn(body, content_type):
+    return body
+
+
+def predict_fn(data, model):
+    if data.strip() == b"slow":
+        time.sleep(3)
+    return data
+
+
+def output_fn(prediction, accept):
+    return prediction
+"""
+
+
+def test_a_serverless_variant_starts_cold_throttles_and_stops_when_idle(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.config import Config
+
+    from local_aws.process import LocalAWSProcess
+    from tests.support import SAGEMAKER_TRUST
+
+    aws = LocalAWSProcess(
+        state_dir=tmp_path / "state",
+        config=PROJECT_ROOT / "pipeline.toml",
+        env={"LOCAL_AWS_SERVERLESS_IDLE_SECONDS": "3"},
+    )
+    aws.start()
+    servers = tmp_path / "state" / "endpoints"
+    running = lambda: [p for p in psutil.process_iter() if _cwd_under(p, servers)]  # noqa: E731
+    try:
+        session = boto3.Session(region_name="us-east-1")
+        client = lambda service, **kw: session.client(  # noqa: E731
+            service, endpoint_url=aws.endpoint_url, **kw
+        )
+        role = client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=SAGEMAKER_TRUST)
+        s3, sm = client("s3"), client("sagemaker")
+        create_bucket(s3, "models")
+        s3.put_object(Bucket="models", Key="model.tar.gz", Body=tarball({"weights": b"0"}))
+        s3.put_object(
+            Bucket="models", Key="code.tar.gz", Body=tarball({"inference.py": SLOW_HANDLERS})
+        )
+        sm.create_model(
+            ModelName="m",
+            ExecutionRoleArn=role["Role"]["Arn"],
+            PrimaryContainer={
+                "Image": IMAGE,
+                "ModelDataUrl": "s3://models/model.tar.gz",
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": "s3://models/code.tar.gz",
+                },
+            },
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName="serverless",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "m",
+                    "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
+                }
+            ],
+        )
+        sm.create_endpoint(EndpointName="serverless", EndpointConfigName="serverless")
+        described = wait_for(sm, "serverless")
+        assert described["EndpointStatus"] == "InService"
+        assert described["ProductionVariants"][0]["CurrentServerlessConfig"]["MaxConcurrency"] == 1
+        assert running() == [], "a serverless variant has no server before its first request"
+
+        runtime = client("sagemaker-runtime", config=Config(retries={"total_max_attempts": 1}))
+        invoke = lambda body: runtime.invoke_endpoint(  # noqa: E731
+            EndpointName="serverless", ContentType="text/plain", Body=body
+        )["Body"].read()
+        assert invoke(b"cold") == b"cold"
+        assert running(), "the first request started the server"
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(invoke, b"slow")
+            time.sleep(1)
+            with pytest.raises(ClientError) as throttled:
+                invoke(b"second")
+            assert slow.result() == b"slow"
+        assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+        with pytest.raises(ClientError, match="serverless"):
+            invoke(b"0" * (4 * 1024 * 1024 + 1))
+
+        deadline = time.monotonic() + 15
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert running() == [], "the idle server was not stopped"
+        assert invoke(b"warm again") == b"warm again"
+    finally:
+        aws.stop()
+    assert running() == []
+
+
+def test_asynchronous_inference_writes_the_answer_and_notifies(aws_client, approved):
+    sm, s3, runtime = aws_client("sagemaker"), aws_client("s3"), aws_client("sagemaker-runtime")
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    bucket = approved["bucket"]
+    topics = {kind: sns.create_topic(Name=unique(kind))["TopicArn"] for kind in ("ok", "error")}
+    queue = sqs.create_queue(QueueName=unique("async"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    for topic in topics.values():
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    config, endpoint = unique("config"), unique("endpoint")
+    sm.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": package_model(sm, approved),
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        AsyncInferenceConfig={
+            "OutputConfig": {
+                "S3OutputPath": f"s3://{bucket}/async/out",
+                "S3FailurePath": f"s3://{bucket}/async/failed",
+                "NotificationConfig": {
+                    "SuccessTopic": topics["ok"],
+                    "ErrorTopic": topics["error"],
+                },
+            }
+        },
+    )
+    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    assert wait_for(sm, endpoint)["EndpointStatus"] == "InService"
+    rows = approved["rows"].head(3)
+    s3.put_object(Bucket=bucket, Key="async/in/rows.csv", Body=csv_rows(approved, rows))
+    s3.put_object(Bucket=bucket, Key="async/in/bad.csv", Body=b"1,2\n")
+
+    answered = runtime.invoke_endpoint_async(
+        EndpointName=endpoint,
+        InputLocation=f"s3://{bucket}/async/in/rows.csv",
+        ContentType="text/csv",
+        Accept="text/csv",
+        InferenceId="request-1",
+    )
+    failed = runtime.invoke_endpoint_async(
+        EndpointName=endpoint,
+        InputLocation=f"s3://{bucket}/async/in/bad.csv",
+        ContentType="text/csv",
+    )
+
+    assert answered["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert answered["InferenceId"] == "request-1"
+    assert answered["OutputLocation"].startswith(f"s3://{bucket}/async/out/")
+    notes, deadline = [], time.monotonic() + 30
+    while len(notes) < 2 and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", []):
+            notes.append(json.loads(json.loads(message["Body"])["Message"]))
+    by_status = {note["invocationStatus"]: note for note in notes}
+    assert by_status["Completed"]["inferenceId"] == "request-1"
+    assert (
+        by_status["Completed"]["responseParameters"]["outputLocation"] == answered["OutputLocation"]
+    )
+    key = answered["OutputLocation"].split(f"s3://{bucket}/", 1)[1]
+    written = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    expected = handlers_predict(approved["model_dir"], rows)
+    assert [float(v) for v in written.splitlines()] == pytest.approx(expected, abs=1e-6)
+    assert by_status["Failed"]["inferenceId"] == failed["InferenceId"]
+    error_key = failed["FailureLocation"].split(f"s3://{bucket}/", 1)[1]
+    assert b"each CSV row needs" in s3.get_object(Bucket=bucket, Key=error_key)["Body"].read()
+    sm.delete_endpoint(EndpointName=endpoint)
