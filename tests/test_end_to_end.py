@@ -63,6 +63,10 @@ def test_baked_project_make_demo_trains_and_registers_a_model(project):
     summary = json.loads((project / "build" / "demo-summary.json").read_text())
     assert summary["state"] == "success"
     assert summary["summary"]["approval_status"] == "PendingManualApproval"
+    assert "deployed to endpoint" in output
+    serving = summary["serving"]
+    assert len(serving["predictions"]) == 5
+    assert all(0 <= p <= 1 for p in serving["predictions"]), serving
     assert os.path.isdir(project / ".local-aws"), "the demo's local AWS state should stay on disk"
 
 

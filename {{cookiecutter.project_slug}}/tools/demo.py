@@ -5,8 +5,11 @@
 
 The run trains on that one file, uploaded to a prefix of its own
 (``s3://<bucket>/<slug>/data/uploads/<time>/``), not on the raw-data prefix that scheduled runs
-take whole. Prints what happened — data checks, metrics, the gate's decision, the model package
-and its approval status, where the reports are — and writes it to ``build/demo-summary.json``.
+take whole. A version the gate registers is then approved (a reviewer's step on AWS), deployed
+to the endpoint ``<slug>-demo`` with data capture on, and asked about a few rows of the data.
+Prints what happened — data checks, metrics, the gate's decision, the model package and its
+approval status, where the reports are, the endpoint's answers — and writes it to
+``build/demo-summary.json``.
 Exits non-zero, saying why, when the run fails. The local AWS it starts is stopped at the end;
 its state stays in ``.local-aws/`` for inspection (``make local-aws`` serves it again). A local
 AWS already serving on the port is used only if it is this project's.
@@ -27,6 +30,7 @@ from tools.local_run import (
     local_aws,
     prepare_account,
     run_training,
+    serve_on_endpoint,
     upload_table,
 )
 from tools.project import PROJECT_ROOT, config
@@ -62,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             outcome = run_training(
                 aws, inbox, args.airflow_home, conf={"raw_data_uri": raw_data_uri}
             )
-    except (ForeignLocalAWSError, LocalAWSError, ValueError) as error:
+            package = (outcome.summary or {}).get("model_package_arn")
+            serving = (
+                serve_on_endpoint(aws, package, data) if outcome.succeeded and package else None
+            )
+    except (ForeignLocalAWSError, LocalAWSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -73,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "failed_tasks": outcome.failed_tasks,
         "summary": outcome.summary,
         "notification": outcome.notification,
+        "serving": serving,
     }
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -106,6 +115,14 @@ def render(report: dict) -> str:
             *(f"    {name}: {uri}" for name, uri in summary["reports"].items()),
             f"  artifacts: {summary['artifacts']}",
         ]
+        serving = report["serving"]
+        if serving:
+            predictions = ", ".join(f"{value:.3f}" for value in serving["predictions"])
+            lines += [
+                f"  approved by the demo and deployed to endpoint {serving['endpoint']}",
+                f"  its answers for the first {len(serving['predictions'])} rows: {predictions}",
+                f"  captured requests: {serving['capture']}",
+            ]
     else:
         notification = report["notification"]
         reason = notification.get("reason") if isinstance(notification, dict) else notification

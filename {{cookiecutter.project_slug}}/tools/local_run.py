@@ -277,3 +277,90 @@ def read_summary(aws: AWS, run_id: str) -> dict | None:
     except aws.client("s3").exceptions.NoSuchKey:
         return None
     return json.loads(body.read())
+
+
+DEMO_ROWS = 5
+
+
+class ServingError(RuntimeError):
+    """The demo's endpoint did not come up on the registered version."""
+
+
+def serve_on_endpoint(aws: AWS, package_arn: str, table: Path) -> dict:
+    """Approve a registered version, deploy it to the demo endpoint and ask it about a few rows.
+
+    On AWS a reviewer approves the version and promotion deploys it; here the demo does both, to
+    show the model answering: the endpoint ``<slug>-demo`` (updated when it exists), data capture
+    on, ``DEMO_ROWS`` rows of ``table`` sent as JSON instances (sensitive columns included, as
+    they are captured for bias monitoring). Returns what it did, for the demo's report.
+    """
+    import pandas as pd
+
+    cfg = config()
+    sagemaker, runtime = aws.client("sagemaker"), aws.client("sagemaker-runtime")
+    sagemaker.update_model_package(
+        ModelPackageArn=package_arn,
+        ModelApprovalStatus="Approved",
+        ApprovalDescription="approved by make demo",
+    )
+    name = f"{cfg.slug}-demo"
+    version = f"{name}-v{package_arn.rsplit('/', 1)[-1]}-{int(time.time())}"
+    sagemaker.create_model(
+        ModelName=version,
+        ExecutionRoleArn=cfg.env.role_arn,
+        PrimaryContainer={"ModelPackageName": package_arn},
+    )
+    capture_uri = f"{cfg.artifact_root}/capture"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=version,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": version,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": capture_uri,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {
+                "CsvContentTypes": ["text/csv"],
+                "JsonContentTypes": ["application/json"],
+            },
+        },
+    )
+    try:
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=version)
+    except sagemaker.exceptions.ClientError as error:
+        if "already existing" not in str(error):
+            raise
+        sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=version)
+    deadline = time.monotonic() + 120
+    while (described := sagemaker.describe_endpoint(EndpointName=name))["EndpointStatus"] in (
+        "Creating",
+        "Updating",
+    ):
+        if time.monotonic() > deadline:
+            raise ServingError(f"endpoint {name} still {described['EndpointStatus']} after 120 s")
+        time.sleep(0.5)
+    if described["EndpointStatus"] != "InService" or described["EndpointConfigName"] != version:
+        raise ServingError(
+            f"endpoint {name} does not serve {version}: {described.get('FailureReason')}"
+        )
+    rows = pd.read_csv(table, nrows=DEMO_ROWS).drop(columns=[cfg.data.target_column])
+    answer = runtime.invoke_endpoint(
+        EndpointName=name,
+        ContentType="application/json",
+        Accept="application/json",
+        Body=json.dumps({"instances": json.loads(rows.to_json(orient="records"))}),
+    )
+    return {
+        "endpoint": name,
+        "endpoint_config": version,
+        "variant": answer["InvokedProductionVariant"],
+        "predictions": json.loads(answer["Body"].read())["predictions"],
+        "capture": f"{capture_uri}/{name}/AllTraffic/",
+    }
