@@ -41,11 +41,12 @@ PROJECT_MODULES = frozenset(
         "benchmarks", "ci", "dags", "docs", "expectations", "local_aws", "plugins", "tests",
         "tools",
         "airflow", "attrs", "boto3", "botocore", "cfnlint", "cryptography", "fastapi",
-        "great_expectations", "mlflow", "moto", "numpy", "pandas", "playwright", "psutil",
-        "pyarrow", "pytest", "regex", "sagemaker", "sagemaker_training", "scipy", "shap",
+        "great_expectations", "gunicorn", "mlflow", "moto", "numpy", "pandas", "playwright",
+        "psutil", "pyarrow", "pytest", "regex", "sagemaker", "sagemaker_training", "scipy", "shap",
         "sklearn", "test", "werkzeug", "xgboost",
-        # script mode imports the package's modules by their own names (train.py: features)
-        "features", "metrics",
+        # script mode and the model server import the package's modules by their own names
+        # (train.py: features; serve: inference)
+        "features", "inference", "metrics",
     }
 )  # fmt: skip
 

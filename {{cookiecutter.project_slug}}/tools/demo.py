@@ -22,10 +22,13 @@ import json
 import sys
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from local_aws.process import LocalAWSError
 from tools.local_run import (
     AWS,
     ForeignLocalAWSError,
+    ServingError,
     generate_sample_data,
     local_aws,
     prepare_account,
@@ -67,10 +70,13 @@ def main(argv: list[str] | None = None) -> int:
                 aws, inbox, args.airflow_home, conf={"raw_data_uri": raw_data_uri}
             )
             package = (outcome.summary or {}).get("model_package_arn")
-            serving = (
-                serve_on_endpoint(aws, package, data) if outcome.succeeded and package else None
-            )
-    except (ForeignLocalAWSError, LocalAWSError, ValueError, RuntimeError) as error:
+            serving = None
+            if outcome.succeeded and package:
+                try:
+                    serving = serve_on_endpoint(aws, package, data)
+                except (ServingError, ClientError) as error:
+                    serving = {"error": str(error)}
+    except (ForeignLocalAWSError, LocalAWSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args.summary.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(render(report))
     print(f"\n(written to {args.summary})")
-    return 0 if outcome.succeeded else 1
+    return 0 if outcome.succeeded and not (serving or {}).get("error") else 1
 
 
 def render(report: dict) -> str:
@@ -116,7 +122,9 @@ def render(report: dict) -> str:
             f"  artifacts: {summary['artifacts']}",
         ]
         serving = report["serving"]
-        if serving:
+        if serving and "error" in serving:
+            lines.append(f"  serving FAILED: {serving['error']}")
+        elif serving:
             predictions = ", ".join(f"{value:.3f}" for value in serving["predictions"])
             lines += [
                 f"  approved by the demo and deployed to endpoint {serving['endpoint']}",

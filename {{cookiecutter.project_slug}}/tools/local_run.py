@@ -333,15 +333,21 @@ def serve_on_endpoint(aws: AWS, package_arn: str, table: Path) -> dict:
         },
     )
     try:
+        status = sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
+    except sagemaker.exceptions.ClientError:
+        status = None  # no such endpoint yet
+    if status == "Failed":  # an earlier demo's: it cannot be updated, only replaced
+        sagemaker.delete_endpoint(EndpointName=name)
+        status = None
+    if status is None:
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=version)
-    except sagemaker.exceptions.ClientError as error:
-        if "already existing" not in str(error):
-            raise
+    else:
         sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=version)
     deadline = time.monotonic() + 120
     while (described := sagemaker.describe_endpoint(EndpointName=name))["EndpointStatus"] in (
         "Creating",
         "Updating",
+        "SystemUpdating",
     ):
         if time.monotonic() > deadline:
             raise ServingError(f"endpoint {name} still {described['EndpointStatus']} after 120 s")

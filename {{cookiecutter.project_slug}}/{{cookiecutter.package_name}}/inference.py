@@ -64,16 +64,25 @@ def model_fn(model_dir: str) -> Model:
 
 def input_fn(request_body: str | bytes, content_type: str) -> pd.DataFrame | np.ndarray:
     """Parse a request: CSV gives unnamed rows (an array), JSON named rows (a table)."""
-    if isinstance(request_body, bytes):
-        request_body = request_body.decode("utf-8")
+    try:
+        if isinstance(request_body, bytes):
+            request_body = request_body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RequestError(f"the request is not UTF-8 text: {error}") from error
     media_type = _media_type(content_type)
     if media_type == CSV:
         if not request_body.strip():
             raise RequestError("the request holds no rows")
-        table = pd.read_csv(io.StringIO(request_body), header=None, dtype=str)
+        try:
+            table = pd.read_csv(io.StringIO(request_body), header=None, dtype=str)
+        except (ValueError, pd.errors.ParserError) as error:
+            raise RequestError(f"the request is not CSV rows: {error}") from error
         return table.to_numpy(dtype=object)
     if media_type == JSON:
-        payload = json.loads(request_body)
+        try:
+            payload = json.loads(request_body)
+        except ValueError as error:
+            raise RequestError(f"the request is not JSON: {error}") from error
         instances = payload.get("instances") if isinstance(payload, dict) else payload
         if not isinstance(instances, list) or not all(isinstance(row, dict) for row in instances):
             raise RequestError('a JSON request must be {"instances": [{...}, ...]} or [{...}, ...]')

@@ -17,9 +17,10 @@ model runs the same here, on SageMaker and in SageMaker's own XGBoost image:
   as in a container; the local AWS binds 127.0.0.1), with ``$SAGEMAKER_MODEL_SERVER_WORKERS``
   workers (one per CPU) and ``$SAGEMAKER_MODEL_SERVER_TIMEOUT`` seconds per request (60).
 
-Errors: what ``input_fn`` raises is the caller's (400 with its message), what the other handlers
-raise is the model's (500 with its message, the traceback in the log); an exception carrying a
-``status_code`` (415 for an unsupported content type, say) answers with that code.
+Errors: an exception carrying a ``status_code`` answers with it and its message (the package's
+``RequestError``: 400 for a body it cannot read, 415 for an unsupported content type); any other
+exception is the model's, 500 with its message and the traceback in the log. (SageMaker's
+framework images answer 500 to every handler error.)
 
 This file imports only the standard library, gunicorn and (for code in S3) boto3: it runs before
 any of the package's code is on the path.
@@ -112,20 +113,20 @@ class InferenceApp:
         if accept in ("", "*/*"):
             accept = self.default_accept
         try:
-            data = self.call("input_fn", 400, body, content_type)
-            prediction = self.call("predict_fn", 500, data, self.model)
-            answer = self.call("output_fn", 500, prediction, accept)
+            data = self.call("input_fn", body, content_type)
+            prediction = self.call("predict_fn", data, self.model)
+            answer = self.call("output_fn", prediction, accept)
         except HandlerError as error:
             return self.respond(start_response, error.status, str(error).encode())
         if isinstance(answer, str):
             answer = answer.encode("utf-8")
         return self.respond(start_response, 200, answer, accept)
 
-    def call(self, name: str, status: int, *args):
+    def call(self, name: str, *args):
         try:
             return getattr(self.handlers, name)(*args)
         except Exception as error:
-            status = getattr(error, "status_code", status)
+            status = getattr(error, "status_code", 500)
             if status >= 500:
                 log.error("%s failed:\n%s", name, traceback.format_exc())
             raise HandlerError(status, str(error) or type(error).__name__) from error

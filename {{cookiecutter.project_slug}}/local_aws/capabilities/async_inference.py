@@ -7,8 +7,9 @@ input from ``InputLocation``, sends it to a variant (by weight) and writes the m
 the output location, or the error to the failure location; the config's SNS ``SuccessTopic`` or
 ``ErrorTopic`` is notified with SageMaker's ``InferenceResult`` message.
 
-Queued requests live in memory: those not yet answered when the local AWS stops are lost
-(SageMaker keeps its queue).
+The queue is the endpoint's, whatever config serves it, and requests wait while the endpoint is
+brought back after a restart. Queued requests live in memory: those not yet answered when the
+local AWS stops are lost (SageMaker keeps its queue), as are those of a deleted endpoint.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from local_aws.capability import Context
 
 log = logging.getLogger(__name__)
 
+WAIT_FOR_ENDPOINT_SECONDS = 120.0
+
 
 @dataclass(frozen=True)
 class AsyncRequest:
@@ -43,26 +46,35 @@ class AsyncRequest:
     output_location: str
     failure_location: str
     received: datetime
+    #: Seconds the container may take (``InvocationTimeoutSeconds``; AWS's default 900).
+    timeout: float = 900.0
 
 
 class AsyncQueue:
     """One endpoint's queue of asynchronous requests and the worker that answers them."""
 
-    def __init__(self, context: Context, live, config: dict):
+    def __init__(self, context: Context, places, key: tuple[str, str, str], config: dict):
         self.context = context
-        self.live = live
+        self.places = places  # the endpoints' Hosting: the queue serves whatever is live
+        self.key = key
         self.config = config
         self._queue: queue.Queue[AsyncRequest | None] = queue.Queue()
+        self._closed = False
         threading.Thread(target=self._work, name="async-inference", daemon=True).start()
 
     def submit(self, request: AsyncRequest) -> None:
         self._queue.put(request)
 
     def close(self) -> None:
+        """Stop answering: what is still queued is dropped."""
+        self._closed = True
         self._queue.put(None)
 
     def _work(self) -> None:
         while (request := self._queue.get()) is not None:
+            if self._closed:
+                log.warning("async inference %s dropped: the queue closed", request.inference_id)
+                continue
             try:
                 self._answer(request)
             except Exception:  # one request's failure must not stop the queue
@@ -77,16 +89,23 @@ class AsyncQueue:
         except S3LocationError as error:
             self._fail(transfer, request, f"Failed to read the input: {error}")
             return
-        picked = self.live.pick(None)
+        live = self.places.get(*self.key)
+        if live is not None and not live.ready.is_set():
+            live.ready.wait(WAIT_FOR_ENDPOINT_SECONDS)  # being brought back after a restart
+            live = self.places.get(*self.key)
+        picked = live.pick(None) if live is not None else None
         if picked is None:
             self._fail(transfer, request, "The endpoint has no variant that takes traffic.")
             return
         _variant, server = picked
         try:
-            status, headers, answer = server.invoke(
-                body, {"Content-Type": request.content_type, "Accept": request.accept}
-            )
-        except OSError as error:
+            with live.serving():
+                status, headers, answer = server.invoke(
+                    body,
+                    {"Content-Type": request.content_type, "Accept": request.accept},
+                    timeout=request.timeout,
+                )
+        except Exception as error:  # a server that went away, a cold start that failed
             self._fail(transfer, request, f"Received server error (0) from primary: {error}")
             return
         if status >= 400:
@@ -176,4 +195,5 @@ def new_request(live_config: dict, account, region, endpoint, headers) -> AsyncR
         output_location=f"{output_path}/{request_id}.out",
         failure_location=f"{failure_path}/{request_id}-error.out",
         received=datetime.now(UTC),
+        timeout=float(headers.get("X-Amzn-SageMaker-InvocationTimeoutSeconds") or 900),
     )

@@ -4,7 +4,8 @@ moto stores alarms and never evaluates them (a new alarm even starts ``OK``). He
 starts ``INSUFFICIENT_DATA`` and is evaluated every ``EVALUATION_SECONDS`` on the datapoints'
 own timestamps, as CloudWatch does:
 
-- the last ``EvaluationPeriods`` complete periods of ``Period`` seconds (10 or 30 for
+- the last ``EvaluationPeriods`` periods of ``Period`` seconds that ended ``DELAY_SECONDS``
+  (12) ago or earlier (10 or 30 for
   high-resolution metrics, else a multiple of 60) each reduce their datapoints with
   ``Statistic`` (``SampleCount``, ``Average``, ``Sum``, ``Minimum``, ``Maximum``);
 - the alarm goes to ``ALARM`` when at least ``DatapointsToAlarm`` of them (default: all) breach
@@ -37,6 +38,9 @@ from local_aws.capability import Capability, Context, patch
 log = logging.getLogger(__name__)
 
 EVALUATION_SECONDS = float(os.environ.get("LOCAL_AWS_ALARM_EVALUATION_SECONDS", "2"))
+#: A period is evaluated this long after it ends, so that datapoints written in batches (the
+#: endpoint metrics, every 10 s) are in: CloudWatch, too, evaluates with a delay.
+DELAY_SECONDS = float(os.environ.get("LOCAL_AWS_ALARM_DELAY_SECONDS", "12"))
 NOT_EMULATED = "is not emulated by the local AWS"
 _COMPARISONS = {
     "GreaterThanOrEqualToThreshold": (
@@ -74,25 +78,36 @@ def _checked_put(original):
             )
         if problems and not request.get("rule"):
             raise ValidationError("; ".join(problems))
-        existed = name in self.alarms
+        before = self.alarms.get(name)
         alarm = original(self, name, *args, **kwargs)
-        if not existed and not request.get("rule"):
+        if request.get("rule"):
+            return alarm
+        if before is None:
             alarm.state_value = "INSUFFICIENT_DATA"
             alarm.state_reason = "Unchecked: Initial alarm creation"
+        else:  # putting an alarm again changes its configuration, not its state
+            for attribute in ("state_value", "state_reason", "state_reason_data"):
+                setattr(alarm, attribute, getattr(before, attribute))
+            alarm.state_updated_timestamp = before.state_updated_timestamp
+            alarm.history = before.history
         return alarm
 
     return put_metric_alarm
 
 
-def evaluate(alarm, backend: CloudWatchBackend, now: datetime) -> tuple[str, str, dict] | None:
-    """The state the alarm should be in now, with its reason; None to leave it as it is."""
+def evaluate(alarm, metric_data: list, now: datetime) -> tuple[str, str, dict] | None:
+    """The state the alarm should be in now, with its reason; None to leave it as it is.
+
+    ``metric_data`` is the alarm's backend's datapoints (a snapshot of them).
+    """
     period = timedelta(seconds=alarm.period)
-    end = datetime.fromtimestamp(now.timestamp() // alarm.period * alarm.period, UTC)
+    settled = now.timestamp() - DELAY_SECONDS
+    end = datetime.fromtimestamp(settled // alarm.period * alarm.period, UTC)
     start = end - period * alarm.evaluation_periods
     wanted = {(d.name, d.value) for d in alarm.dimensions}
     data = [
         datum
-        for datum in backend.get_all_metrics()
+        for datum in metric_data
         if datum.namespace == alarm.namespace
         and datum.name == alarm.metric_name
         and {(d.name, d.value) for d in datum.dimensions} == wanted
@@ -268,10 +283,14 @@ class Evaluator:
         changed = False
         with self.context.lock:
             for account, region, backend in get_backend("cloudwatch").iter_backends():
-                for alarm in list(backend.alarms.values()):
-                    if alarm.rule or not alarm.metric_name:
-                        continue
-                    result = evaluate(alarm, backend, now)
+                alarms = [a for a in backend.alarms.values() if a.metric_name and not a.rule]
+                if not alarms:
+                    continue
+                namespaces = {alarm.namespace for alarm in alarms}
+                # the datapoints put (not moto's synthetic S3 metrics), once per pass
+                data = [d for d in backend.metric_data if d.namespace in namespaces]
+                for alarm in alarms:
+                    result = evaluate(alarm, data, now)
                     if result is None or result[0] == alarm.state_value:
                         continue
                     state, reason, data = result

@@ -9,7 +9,7 @@ one JSON object per line::
     {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
                                        "data": "...", "encoding": "CSV"},
                      "endpointOutput": {...}},
-     "eventMetadata": {"eventId": "<uuid>", "inferenceTime": "2026-02-14T17:25:49Z",
+     "eventMetadata": {"eventId": "<uuid>", "inferenceTime": "2026-02-14T17:25:49.123Z",
                        "inferenceId": "..."},
      "eventVersion": "0"}
 

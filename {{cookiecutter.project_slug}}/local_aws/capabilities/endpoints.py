@@ -30,6 +30,7 @@ workers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -37,6 +38,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from moto.backends import get_backend
@@ -47,7 +49,13 @@ from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerMod
 from moto.sagemaker.responses import SageMakerResponse
 
 from local_aws.capabilities.async_inference import AsyncQueue
-from local_aws.capabilities.model_servers import Container, ModelServer, ServerError
+from local_aws.capabilities.model_servers import (
+    INVOCATION_TIMEOUT,
+    STARTUP_SECONDS,
+    Container,
+    ModelServer,
+    ServerError,
+)
 from local_aws.capabilities.sagemaker_job import NOT_EMULATED, check_role, sagemaker_backends
 from local_aws.capabilities.serverless import ServerlessVariant
 from local_aws.capability import Capability, Context, patch
@@ -69,33 +77,61 @@ class LiveEndpoint:
     weights: dict[str, float] = field(default_factory=dict)
     data_capture: dict | None = None
     ready: threading.Event = field(default_factory=threading.Event)
-    #: The endpoint's asynchronous requests, when its config has an AsyncInferenceConfig.
-    async_queue: AsyncQueue | None = None
+    in_flight: int = 0
+    _count: threading.Lock = field(default_factory=threading.Lock)
 
     def pick(self, target_variant: str | None) -> tuple[str, ModelServer] | None:
         """The variant for one request: ``target_variant``, else by weight."""
         if target_variant is not None:
             server = self.servers.get(target_variant)
             return (target_variant, server) if server else None
-        names = [name for name in self.servers if self.weights.get(name, 0) > 0]
+        weights = {name: self.weights.get(name, 0.0) for name in self.servers}
+        names = [name for name, weight in weights.items() if weight > 0]
         if not names:
             return None
-        name = random.choices(names, weights=[self.weights[n] for n in names])[0]
+        name = random.choices(names, weights=[weights[n] for n in names])[0]
         return name, self.servers[name]
 
+    @contextlib.contextmanager
+    def serving(self):
+        """Count a request in flight while it is served (an update waits for them to end)."""
+        with self._count:
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self._count:
+                self.in_flight -= 1
+
+    def drain_and_stop(self, timeout: float = INVOCATION_TIMEOUT) -> None:
+        """Stop once the requests in flight have ended (or after ``timeout``), as AWS drains
+        the old fleet of an updated endpoint."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.stop()
+
     def stop(self) -> None:
-        if self.async_queue is not None:
-            self.async_queue.close()
         for server in self.servers.values():
             server.stop()
 
 
 class Hosting:
-    """The live endpoints of this local AWS: ``(account, region, name)`` → LiveEndpoint."""
+    """The live endpoints of this local AWS: ``(account, region, name)`` → LiveEndpoint.
+
+    Each create, update or recovery of an endpoint gets a token; what a deploy started is put in
+    service only if its token is still the endpoint's (not deleted, not updated again since)
+    and the local AWS is not stopping, else it is stopped.
+    """
 
     def __init__(self, context: Context):
         self.context = context
         self.live: dict[tuple[str, str, str], LiveEndpoint] = {}
+        self.tokens: dict[tuple[str, str, str], str] = {}
+        #: Asynchronous requests per endpoint: the queue outlives config changes.
+        self.queues: dict[tuple[str, str, str], AsyncQueue] = {}
+        self.stopping = False
+        self._deploys: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def get(self, account: str, region: str, name: str) -> LiveEndpoint | None:
@@ -110,7 +146,50 @@ class Hosting:
                 self.live[key] = live
             return previous
 
+    def new_token(self, account: str, region: str, name: str) -> str:
+        token = uuid.uuid4().hex
+        self.tokens[(account, region, name)] = token
+        return token
+
+    def current(self, account: str, region: str, name: str, token: str) -> bool:
+        return not self.stopping and self.tokens.get((account, region, name)) == token
+
+    def forget(self, account: str, region: str, name: str) -> None:
+        """The endpoint is deleted: stop what serves it, its queue included."""
+        key = (account, region, name)
+        self.tokens.pop(key, None)
+        queue = self.queues.pop(key, None)
+        if queue is not None:
+            queue.close()
+        live = self.put(account, region, name, None)
+        if live is not None:
+            threading.Thread(target=live.stop, daemon=True).start()
+
+    def set_queue(self, context: Context, account, region, name, config: dict | None) -> None:
+        """The endpoint's queue of asynchronous requests, as its config now asks."""
+        key = (account, region, name)
+        queue = self.queues.get(key)
+        if config and queue is None:
+            self.queues[key] = AsyncQueue(context, self, key, config)
+        elif config:
+            queue.config = config
+        elif queue is not None:
+            self.queues.pop(key).close()
+
+    def start_deploy(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._deploys = [t for t in self._deploys if t.is_alive()] + [thread]
+        thread.start()
+
     def stop_all(self) -> None:
+        self.stopping = True
+        with self._lock:
+            deploys = list(self._deploys)
+        for thread in deploys:
+            thread.join(timeout=STARTUP_SECONDS)
+        for queue in self.queues.values():
+            queue.close()
         with self._lock:
             endpoints, self.live = list(self.live.values()), {}
         for live in endpoints:
@@ -125,9 +204,17 @@ def hosting(context: Context) -> Hosting:
 
 
 def start_config(
-    context: Context, account: str, region: str, endpoint: str, config: FakeEndpointConfig
+    context: Context,
+    account: str,
+    region: str,
+    endpoint: str,
+    config: FakeEndpointConfig,
+    weights: dict[str, float] | None = None,
 ) -> LiveEndpoint:
-    """Start a server for each variant of ``config``; raise ServerError (none left running)."""
+    """Start a server for each variant of ``config``; raise ServerError (none left running).
+
+    ``weights`` (a recovered endpoint's current ones) override the config's initial weights.
+    """
     backend = get_backend("sagemaker")[account][region]
     live = LiveEndpoint(config.endpoint_config_name, data_capture=config.data_capture_config)
     try:
@@ -145,16 +232,16 @@ def start_config(
                 int(variant.get("InitialInstanceCount") or 1),
             )
             if "ServerlessConfig" in variant:
-                live.servers[name] = ServerlessVariant(make, variant["ServerlessConfig"])
+                live.servers[name] = ServerlessVariant(make, variant["ServerlessConfig"], container)
             else:
                 live.servers[name] = server = make()
                 server.start()
-            live.weights[name] = float(variant.get("InitialVariantWeight", 1.0))
+            live.weights[name] = float(
+                (weights or {}).get(name, variant.get("InitialVariantWeight", 1.0))
+            )
     except BaseException:
         live.stop()
         raise
-    if config.async_inference_config:
-        live.async_queue = AsyncQueue(context, live, config.async_inference_config)
     live.ready.set()
     return live
 
@@ -217,42 +304,62 @@ def _variants_in_service(config: FakeEndpointConfig, live: LiveEndpoint) -> list
     return variants
 
 
-def _deploy(context: Context, account: str, region: str, name: str, update: bool) -> None:
-    """Thread body of Create/UpdateEndpoint: start the config's servers and record the end."""
+def _deploy(context: Context, account: str, region: str, name: str, token: str, kind: str) -> None:
+    """Thread body of a create, update or recovery (``kind``): start the pending config's
+    servers and put them in service, if the deploy is still the endpoint's own."""
     backend = get_backend("sagemaker")[account][region]
-    with context.lock:
-        endpoint = backend.endpoints[name]
-        config = backend.endpoint_configs[endpoint.pending_config]
+    places = hosting(context)
+    endpoint = None
     try:
-        live = start_config(context, account, region, name, config)
-    except Exception as error:  # ServerError, or a defect: the endpoint must not stay Creating
-        reason = str(error) if isinstance(error, ServerError) else f"InternalServerError: {error}"
+        with context.lock:
+            endpoint = backend.endpoints[name]
+            config = backend.endpoint_configs[endpoint.pending_config]
+            weights = None
+            if kind == "recovery":
+                weights = {
+                    v["VariantName"]: v["CurrentWeight"]
+                    for v in endpoint.production_variants
+                    if v.get("CurrentWeight") is not None
+                }
+        live = start_config(context, account, region, name, config, weights)
+    except Exception as error:  # ServerError, a deleted config or model, or a defect
+        reason = str(error) if isinstance(error, ServerError) else f"InternalServerError: {error!r}"
         log.info("endpoint %s: %s", name, reason)
         with context.lock:
-            endpoint.failure_reason = reason
-            endpoint.endpoint_status = "InService" if update else "Failed"
-            endpoint.last_modified_time = utcnow()
-            endpoint.pending_config = None
-            context.store.save(["sagemaker"])
+            if endpoint is not None and places.current(account, region, name, token):
+                if kind == "recovery":
+                    reason = f"The local AWS could not bring the endpoint back: {reason}"
+                endpoint.failure_reason = reason
+                endpoint.endpoint_status = "InService" if kind == "update" else "Failed"
+                endpoint.last_modified_time = utcnow()
+                endpoint.pending_config = None
+                context.store.save(["sagemaker"])
         return
-    previous = hosting(context).put(account, region, name, live)
+    previous = None
     with context.lock:
-        endpoint.endpoint_config_name = config.endpoint_config_name
-        endpoint.production_variants = _variants_in_service(config, live)
-        endpoint.data_capture_config = config.data_capture_config
-        endpoint.endpoint_status = "InService"
-        endpoint.failure_reason = None
-        endpoint.pending_config = None
-        endpoint.last_modified_time = utcnow()
-        context.store.save(["sagemaker"])
-    if previous is not None:
-        previous.stop()
+        stale = not places.current(account, region, name, token)
+        stale = stale or backend.endpoints.get(name) is not endpoint
+        if not stale:
+            previous = places.put(account, region, name, live)
+            places.set_queue(context, account, region, name, config.async_inference_config)
+            endpoint.endpoint_config_name = config.endpoint_config_name
+            endpoint.production_variants = _variants_in_service(config, live)
+            endpoint.data_capture_config = config.data_capture_config
+            endpoint.endpoint_status = "InService"
+            if kind != "recovery":
+                endpoint.failure_reason = None
+            endpoint.pending_config = None
+            endpoint.last_modified_time = utcnow()
+            context.store.save(["sagemaker"])
+    if stale:  # deleted, updated again or the local AWS is stopping: never served
+        live.stop()
+    elif previous is not None:
+        threading.Thread(target=previous.drain_and_stop, daemon=True).start()
 
 
-def _start_deploy(context: Context, account: str, region: str, name: str, update: bool) -> None:
-    threading.Thread(
-        target=_deploy, args=(context, account, region, name, update), daemon=True
-    ).start()
+def _start_deploy(context: Context, account: str, region: str, name: str, kind: str) -> None:
+    token = hosting(context).new_token(account, region, name)
+    hosting(context).start_deploy(_deploy, context, account, region, name, token, kind)
 
 
 # --- the API ------------------------------------------------------------------------------------
@@ -261,7 +368,8 @@ def _start_deploy(context: Context, account: str, region: str, name: str, update
 def _create_model(original):
     def create_model(self: SageMakerResponse):
         request = json.loads(self.body)
-        check_role(request["ExecutionRoleArn"])
+        if "ExecutionRoleArn" in request:
+            check_role(request["ExecutionRoleArn"])
         if request["ModelName"] in self.sagemaker_backend._models:
             model = self.sagemaker_backend._models[request["ModelName"]]
             raise ValidationError(f'Cannot create already existing model "{model.arn}".')
@@ -341,7 +449,7 @@ def _create_endpoint(context: Context):
             endpoint = backend.endpoints[name]
             endpoint.endpoint_status = "Creating"
             endpoint.pending_config = request["EndpointConfigName"]
-            _start_deploy(context, self.current_account, self.region, name, update=False)
+            _start_deploy(context, self.current_account, self.region, name, "create")
             return result
 
         return create_endpoint
@@ -362,7 +470,9 @@ def _update_endpoint(context: Context):
             endpoint.pending_config = request["EndpointConfigName"]
             endpoint.last_deployment_config = request.get("DeploymentConfig")
             endpoint.last_modified_time = utcnow()
-            _start_deploy(context, self.current_account, self.region, endpoint.endpoint_name, True)
+            _start_deploy(
+                context, self.current_account, self.region, endpoint.endpoint_name, "update"
+            )
             return ActionResult({"EndpointArn": endpoint.arn})
 
         return update_endpoint
@@ -379,20 +489,38 @@ def _existing(backend: SageMakerModelBackend, name: str) -> FakeEndpoint:
 
 
 def _update_weights(context: Context):
-    def make(original):
+    def make(_original):
         def update_endpoint_weights_and_capacities(
             self: SageMakerModelBackend, endpoint_name: str, desired_weights_and_capacities
         ):
+            """Merge what the call names into the variants (moto blanks what it omits)."""
             endpoint = _existing(self, endpoint_name)
             if endpoint.endpoint_status != "InService":
                 raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
-            arn = original(self, endpoint_name, desired_weights_and_capacities)
+            variants = {v["VariantName"]: v for v in endpoint.production_variants}
+            names = [item.get("VariantName") for item in desired_weights_and_capacities]
+            for name in names:
+                if names.count(name) > 1:
+                    raise ValidationError(
+                        f'The variant name "{name}" was non-unique within the request.'
+                    )
+                if name not in variants:
+                    raise ValidationError(
+                        f'The variant name(s) "{name}" is/are not present within endpoint '
+                        f'configuration "{endpoint.endpoint_config_name}".'
+                    )
             live = hosting(context).get(self.account_id, self.region_name, endpoint_name)
-            if live is not None:
-                for variant in desired_weights_and_capacities:
-                    if variant.get("DesiredWeight") is not None:
-                        live.weights[variant["VariantName"]] = float(variant["DesiredWeight"])
-            return arn
+            for item in desired_weights_and_capacities:
+                variant = variants[item["VariantName"]]
+                if item.get("DesiredWeight") is not None:
+                    variant["CurrentWeight"] = variant["DesiredWeight"] = item["DesiredWeight"]
+                    if live is not None:
+                        live.weights[item["VariantName"]] = float(item["DesiredWeight"])
+                if item.get("DesiredInstanceCount") is not None:
+                    count = item["DesiredInstanceCount"]
+                    variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = count
+            endpoint.last_modified_time = utcnow()
+            return endpoint.arn
 
         return update_endpoint_weights_and_capacities
 
@@ -403,9 +531,7 @@ def _delete_endpoint(context: Context):
     def make(original):
         def delete_endpoint(self: SageMakerModelBackend, endpoint_name: str):
             original(self, endpoint_name)
-            live = hosting(context).put(self.account_id, self.region_name, endpoint_name, None)
-            if live is not None:
-                threading.Thread(target=live.stop, daemon=True).start()
+            hosting(context).forget(self.account_id, self.region_name, endpoint_name)
 
         return delete_endpoint
 
@@ -433,45 +559,49 @@ def install(context: Context) -> None:
 
 
 def recover(context: Context) -> list[str]:
-    """Bring back every endpoint that served when the local AWS stopped (or died)."""
+    """Bring back every endpoint that served when the local AWS stopped (or died).
+
+    It shows ``SystemUpdating`` (AWS's status while it works on an endpoint) until its servers
+    answer; invocations wait for them meanwhile. An update that was under way is abandoned: the
+    endpoint comes back on its previous config.
+    """
     brought_back = []
+    places = hosting(context)
     with context.lock:
         for account, region, backend in sagemaker_backends():
             for endpoint in backend.endpoints.values():
-                name = endpoint.endpoint_name
-                if endpoint.endpoint_status == "Creating":
+                name, status = endpoint.endpoint_name, endpoint.endpoint_status
+                if status == "Creating":
                     brought_back.append(f"resumed creating endpoint {name}")
-                    _start_deploy(context, account, region, name, update=False)
+                    _start_deploy(context, account, region, name, "create")
                     continue
-                if endpoint.endpoint_status not in ("InService", "Updating"):
+                if status not in ("InService", "Updating", "SystemUpdating"):
                     continue
-                if endpoint.endpoint_status == "Updating":
-                    endpoint.endpoint_status = "InService"
+                if status == "Updating":
                     endpoint.failure_reason = (
                         "The update was interrupted by a restart of the local AWS; the "
                         "endpoint serves its previous configuration."
                     )
                 endpoint.pending_config = endpoint.endpoint_config_name
-                endpoint.endpoint_status = "InService"
+                endpoint.endpoint_status = "SystemUpdating"
                 placeholder = LiveEndpoint(endpoint.endpoint_config_name)
-                hosting(context).put(account, region, name, placeholder)
-                threading.Thread(
-                    target=_bring_back,
-                    args=(context, account, region, name, placeholder),
-                    daemon=True,
-                ).start()
+                places.put(account, region, name, placeholder)
+                token = places.new_token(account, region, name)
+                places.start_deploy(_bring_back, context, account, region, name, token, placeholder)
                 brought_back.append(f"bringing back endpoint {name}")
         context.store.save(["sagemaker"])
     return brought_back
 
 
-def _bring_back(context, account, region, name, placeholder: LiveEndpoint) -> None:
+def _bring_back(context, account, region, name, token, placeholder: LiveEndpoint) -> None:
     started = time.monotonic()
-    _deploy(context, account, region, name, update=True)
-    live = hosting(context).get(account, region, name)
-    if live is placeholder:  # it did not come back: requests stop waiting for it
-        hosting(context).put(account, region, name, None)
-    placeholder.ready.set()
+    try:
+        _deploy(context, account, region, name, token, "recovery")
+    finally:
+        places = hosting(context)
+        if places.get(account, region, name) is placeholder:  # it did not come back
+            places.put(account, region, name, None)
+        placeholder.ready.set()  # requests waiting for it stop waiting
     log.info("endpoint %s back in %.1f s", name, time.monotonic() - started)
 
 

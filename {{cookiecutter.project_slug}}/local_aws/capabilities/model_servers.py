@@ -34,6 +34,7 @@ from local_aws.capabilities.s3_storage import blob_store
 from local_aws.capabilities.s3_transfer import S3LocationError, S3Transfer
 from local_aws.capabilities.sagemaker_job import role_credentials
 from local_aws.capability import Context
+from local_aws.jobs.runner import PROCESS_MARKER, new_marker
 from local_aws.jobs.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
@@ -146,18 +147,23 @@ class ModelServer:
             self.context.lock,
             on_flush=lambda: self.context.store.save_soon(["logs"]),
         )
-        self.sandbox.create()
-        self._unpack_model()
-        # One thread starts the server and lives as long as it should serve: a process started
-        # with bubblewrap's --die-with-parent dies when the thread that started it ends.
-        launched = threading.Event()
-        threading.Thread(
-            target=self._serve, args=(launched,), name=f"serve-{self.label}", daemon=True
-        ).start()
-        launched.wait()
-        if self._launch_error is not None:
-            raise self._launch_error
-        self._wait_healthy()
+        try:
+            self.sandbox.create()
+            self._unpack_model()
+            # One thread starts the server and lives as long as it should serve: a process
+            # started with bubblewrap's --die-with-parent dies when the thread that started it
+            # ends.
+            launched = threading.Event()
+            threading.Thread(
+                target=self._serve, args=(launched,), name=f"serve-{self.label}", daemon=True
+            ).start()
+            launched.wait()
+            if self._launch_error is not None:
+                raise self._launch_error
+            self._wait_healthy()
+        except BaseException:
+            self.stop()  # nothing of a server that did not start is left: process, sandbox
+            raise
         self._serving.set()
 
     def _unpack_model(self) -> None:
@@ -169,36 +175,34 @@ class ModelServer:
         transfer = S3Transfer(
             self.account_id, self.region, self.context.store, blob_store(self.context)
         )
-        download = self.sandbox.tmp / "model-download"
+        archive = self.sandbox.tmp / "model.tar.gz"
         try:
-            transfer.download(url, download)
+            transfer.download_object(url, archive)
         except S3LocationError as error:
             raise ServerError(
                 f'Failed to download model data for container "primary" from URL: '
                 f'"{url}". Please ensure that there is an object located at the URL and that '
                 "the role passed to CreateModel has permissions to download the object."
             ) from error
-        archives = [path for path in download.rglob("*") if path.is_file()]
         try:
-            for archive in archives:
-                with tarfile.open(archive, "r:*") as tar:
-                    tar.extractall(model_dir, filter="data")
+            with tarfile.open(archive, "r:*") as tar:
+                tar.extractall(model_dir, filter="data")
         except (tarfile.TarError, OSError) as error:
             raise ServerError(
                 f'Failed to extract model data archive from URL "{url}". Please ensure that '
                 f"the object located at the URL is a valid tar.gz archive: {error}"
             ) from error
         finally:
-            shutil.rmtree(download, ignore_errors=True)
+            archive.unlink(missing_ok=True)
 
     def _serve(self, launched: threading.Event) -> None:
         """Thread body: start the server, and start it again whenever it exits unasked."""
         try:
             with self._lock:
                 self._launch()
-        except (ServerError, OSError) as error:
+        except Exception as error:  # no credentials, no command: the server cannot start
             self._launch_error = (
-                error if isinstance(error, ServerError) else ServerError(str(error))
+                error if isinstance(error, ServerError) else ServerError(f"{error}")
             )
             return
         finally:
@@ -222,8 +226,11 @@ class ModelServer:
                         return
                     self._launch()
                 self._wait_healthy()
-            except (ServerError, OSError) as error:
+                self.restarts = 0
+            except Exception as error:  # tried again, after a longer wait, until stopped
                 self.log.write(f"[local AWS] the model server did not come back: {error}")
+                if self.process is not None and self.process.poll() is None:
+                    _terminate_group(self.process)
 
     def _launch(self) -> None:
         command = self.context.image_commands.get("serve")
@@ -241,6 +248,7 @@ class ModelServer:
             "SM_MODEL_DIR": "/opt/ml/model",
         }
         environment.setdefault("SAGEMAKER_MODEL_SERVER_WORKERS", str(self.workers))
+        marker = environment[PROCESS_MARKER] = new_marker()
         argv, cwd = self.sandbox.command([*command, "serve"])
         self.process = subprocess.Popen(
             argv,
@@ -254,7 +262,7 @@ class ModelServer:
             errors="replace",
             bufsize=1,
         )
-        self.context.runner.track(self.label, self.process)
+        self.context.runner.track(self.label, self.process, marker)
         threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
 
     def _pump(self, process: subprocess.Popen) -> None:
@@ -270,7 +278,6 @@ class ModelServer:
             if self.ping():
                 return
             time.sleep(0.05)
-        self.stop()
         raise ServerError(self.ping_failure)
 
     def ping(self) -> bool:
@@ -292,8 +299,8 @@ class ModelServer:
         finally:
             connection.close()
 
-    def invoke(self, body: bytes, headers: dict[str, str]):
-        return self.request("POST", "/invocations", body, headers, timeout=INVOCATION_TIMEOUT)
+    def invoke(self, body: bytes, headers: dict[str, str], timeout: float = INVOCATION_TIMEOUT):
+        return self.request("POST", "/invocations", body, headers, timeout=timeout)
 
     # --- stopping -----------------------------------------------------------------------------
 

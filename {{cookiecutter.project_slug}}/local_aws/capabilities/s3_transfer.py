@@ -79,6 +79,16 @@ class S3Transfer:
             self.blobs.copy_to(blob_digest(key), target)
         return len(keys)
 
+    def download_object(self, uri: str, target: Path) -> None:
+        """Copy the one object ``uri`` names to the file ``target`` (no prefix matching)."""
+        bucket_name, key_name = split_uri(uri)
+        with self.store.lock:
+            key = self._bucket(bucket_name).keys.get(key_name)
+            if key is None or isinstance(key, FakeDeleteMarker):
+                raise S3LocationError(f"No S3 object at {uri}")
+            digest = blob_digest(key)
+        self.blobs.copy_to(digest, target)
+
     def upload_file(self, source: Path, uri: str, content_type: str | None = None) -> None:
         """Upload one file as the object ``uri``."""
         self._put(source, uri, content_type)

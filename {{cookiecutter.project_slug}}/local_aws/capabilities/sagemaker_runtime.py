@@ -28,7 +28,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from local_aws.capabilities import async_inference, data_capture
 from local_aws.capabilities.endpoint_metrics import METRICS, EndpointMetrics, endpoint_metrics
 from local_aws.capabilities.endpoints import RECOVERY_WAIT_SECONDS, hosting
-from local_aws.capabilities.model_servers import INVOCATION_TIMEOUT, LOG_GROUP
+from local_aws.capabilities.model_servers import INVOCATION_TIMEOUT, LOG_GROUP, ServerError
 from local_aws.capabilities.serverless import MAX_BODY_BYTES as MAX_SERVERLESS_BODY
 from local_aws.capabilities.serverless import ServerlessVariant, Throttled
 from local_aws.capability import Capability, Context, patch
@@ -94,15 +94,26 @@ def _invoke(context: Context):
                 )
             sent = time.monotonic()
             try:
-                status, headers, answer = server.invoke(body, forward)
+                with live.serving():
+                    status, headers, answer = server.invoke(body, forward)
             except Throttled:
                 return _error(400, "ThrottlingException", "Rate exceeded")
+            except ServerError as error:  # a serverless variant's cold start failed
+                metrics.record(where, server.workers, 500, -1, time.monotonic() - received)
+                return _error(
+                    424,
+                    "ModelError",
+                    f'Received server error (500) from primary with message "{error}".',
+                    OriginalStatusCode=500,
+                    OriginalMessage=str(error),
+                    LogStreamArn=stream_arn,
+                )
             except TimeoutError:
                 metrics.record(where, server.workers, 500, INVOCATION_TIMEOUT, 0.0)
                 return _error(
                     424,
                     "ModelError",
-                    f'Received server error (0) from {variant} with message "Your invocation '
+                    'Received server error (0) from primary with message "Your invocation '
                     'timed out while waiting for a response from container primary.".',
                     OriginalStatusCode=0,
                     OriginalMessage="invocation timed out",
@@ -113,7 +124,7 @@ def _invoke(context: Context):
                 return _error(
                     424,
                     "ModelError",
-                    f'Received server error (0) from {variant} with message "{error}".',
+                    f'Received server error (0) from primary with message "{error}".',
                     OriginalStatusCode=0,
                     OriginalMessage=str(error),
                     LogStreamArn=stream_arn,
@@ -170,22 +181,24 @@ def _invoke_async(context: Context):
         def invoke_endpoint_async(self: SageMakerRuntimeResponse):
             account, region = self.current_account, self.region
             name = unquote(self.path.split("/")[2])
-            live = hosting(context).get(account, region, name)
-            if live is None:
+            places = hosting(context)
+            live = places.get(account, region, name)
+            if live is not None and not live.ready.is_set():
+                live.ready.wait(RECOVERY_WAIT_SECONDS)  # being brought back after a restart
+            queue = places.queues.get((account, region, name))
+            if places.get(account, region, name) is None:
                 return _error(
                     400, "ValidationError", f"Endpoint {name} of account {account} not found."
                 )
-            if live.async_queue is None:
+            if queue is None:
                 return _error(
                     400,
                     "ValidationError",
                     f"Endpoint {name} is not an asynchronous endpoint: its config has no "
                     "AsyncInferenceConfig.",
                 )
-            request = async_inference.new_request(
-                live.async_queue.config, account, region, name, self.headers
-            )
-            live.async_queue.submit(request)
+            request = async_inference.new_request(queue.config, account, region, name, self.headers)
+            queue.submit(request)
             headers = {
                 "status": 202,
                 "Content-Type": "application/json",

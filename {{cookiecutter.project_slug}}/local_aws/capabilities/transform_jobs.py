@@ -55,6 +55,8 @@ from local_aws.jobs.runner import INTERRUPTED, JobError, JobStopped
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 DEFAULT_MAX_PAYLOAD_MB = 6
+#: Seconds a request may take (``ModelClientConfig.InvocationsTimeoutInSeconds``; AWS: 600).
+DEFAULT_INVOCATION_TIMEOUT = 600
 
 
 class TransformExecution(SageMakerJob):
@@ -140,6 +142,8 @@ class TransformExecution(SageMakerJob):
         accept = transform_output.get("Accept", content_type)
         processing = request.get("DataProcessing", {})
         records = split_records(data, transform_input.get("SplitType", "None"))
+        client = request.get("ModelClientConfig", {})
+        timeout = float(client.get("InvocationsTimeoutInSeconds", DEFAULT_INVOCATION_TIMEOUT))
         answers: list[bytes] = []
         for batch in self.batches(records):
             payload = b"\n".join(
@@ -147,18 +151,25 @@ class TransformExecution(SageMakerJob):
                 for record in batch
             )
             status, _headers, body = server.invoke(
-                payload, {"Content-Type": content_type, "Accept": accept}
+                payload, {"Content-Type": content_type, "Accept": accept}, timeout=timeout
             )
             if status >= 400:
                 message = body.decode("utf-8", errors="replace")
                 raise JobError(
                     f"ClientError: the model's container answered {status} for {key}: {message}"
                 )
+            per_record = processing.get("JoinSource") == "Input" or processing.get(
+                "OutputFilter", "$"
+            ) not in ("$", "")
+            if not per_record:  # the answer as the container gave it
+                answers.append(body.rstrip(b"\n"))
+                continue
             predictions = body.splitlines() if len(batch) > 1 else [body.rstrip(b"\n")]
             if len(predictions) != len(batch):
                 raise JobError(
                     f"ClientError: {len(batch)} records sent, {len(predictions)} predictions "
-                    f"received for {key}: answer one line per record, or use SingleRecord"
+                    f"received for {key}: joining or filtering needs one answer line per "
+                    "record (or BatchStrategy SingleRecord)"
                 )
             for record, prediction in zip(batch, predictions, strict=True):
                 if processing.get("JoinSource") == "Input":

@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 import traceback
+import uuid
 from typing import Protocol
 
 import psutil
@@ -36,6 +37,10 @@ STOP_GRACE_SECONDS = float(os.environ.get("LOCAL_AWS_STOP_GRACE_SECONDS", "5"))
 #: Set LOCAL_AWS_KEEP_SANDBOXES=1 to keep completed jobs' folders for inspection.
 KEEP_SANDBOXES = os.environ.get("LOCAL_AWS_KEEP_SANDBOXES", "") not in ("", "0")
 
+
+#: Set in the environment of every process the local AWS starts (jobs, model servers), to a
+#: value of its own: after a crash, that is how its processes are told from any others.
+PROCESS_MARKER = "LOCAL_AWS_PROCESS"
 
 #: Why a job that was running when the local AWS stopped (or died) ended.
 INTERRUPTED = (
@@ -159,6 +164,8 @@ class JobExecution:
         """
         deadline = self.started + self.max_runtime
         command, cwd = self.sandbox.command(argv, workdir)
+        marker = new_marker()
+        env = {**env, PROCESS_MARKER: marker}
         try:
             process = subprocess.Popen(
                 command,
@@ -176,7 +183,7 @@ class JobExecution:
             raise JobError(
                 f"ClientError: cannot start the container command {argv[0]!r}: {error}"
             ) from error
-        self.runner.track(self.name, process)
+        self.runner.track(self.name, process, marker)
         reader = threading.Thread(target=self._pump, args=(process,), daemon=True)
         reader.start()
         stopped_by = None
@@ -301,10 +308,16 @@ class JobRunner:
 
     # --- processes that outlive a crash -------------------------------------------------------
 
-    def track(self, label: str, process: subprocess.Popen) -> None:
+    def track(self, label: str, process: subprocess.Popen, marker: str) -> None:
         """Record a process group (a job's, a model server's) on disk, so that a restart after
-        a crash can end it; ``label`` says whose it is."""
-        record = {"pid": process.pid, "start": _process_start(process.pid), "job": label}
+        a crash can end it; ``label`` says whose it is, ``marker`` is the value of
+        ``PROCESS_MARKER`` in its environment (``new_marker``)."""
+        record = {
+            "pid": process.pid,
+            "start": _process_start(process.pid),
+            "job": label,
+            "marker": marker,
+        }
         path = self._pids_dir / f"{process.pid}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
@@ -325,27 +338,36 @@ class JobRunner:
             except (OSError, ValueError):
                 record = {"start": None}  # unreadable: no process can be identified safely
             if record["start"] is not None:
-                reaped += _kill_group(record["pid"], record["start"])
+                reaped += _kill_group(record["pid"], record["start"], record.get("marker"))
             path.unlink(missing_ok=True)
         return reaped
 
 
-def _kill_group(leader: int, started: float) -> int:
-    """SIGKILL what is left of the process group ``leader`` started at ``started``; 1 if any.
+def new_marker() -> str:
+    """A value for ``PROCESS_MARKER``: what tells a tracked process's family from others."""
+    return uuid.uuid4().hex
 
-    The leader may be gone while its group lives on (a sandboxed process whose bubblewrap
-    died with the local AWS): members are the processes in that group started no earlier than
-    it, so that a PID reused since by an unrelated process is never touched.
+
+def _kill_group(leader: int, started: float, marker: str | None) -> int:
+    """SIGKILL what is left of a tracked process group; 1 if anything was.
+
+    The leader is ended only if it is the same process (its start time); the rest of its family
+    only where positively identified by the marker in their environment: the leader may be gone
+    while its children live on (a sandboxed process whose bubblewrap died with the local AWS),
+    and a PID or process group id reused since by another program must never be touched.
     """
-    members = []
-    for process in psutil.process_iter(["create_time"]):
-        with contextlib.suppress(psutil.Error, ProcessLookupError):
-            if os.getpgid(process.pid) == leader and process.info["create_time"] >= started:
-                members.append(process)
-    for process in members:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-    return 1 if members else 0
+    killed = 0
+    if _process_start(leader) == started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader, signal.SIGKILL)
+            killed = 1
+    if marker:
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get(PROCESS_MARKER) == marker:
+                    process.kill()
+                    killed = 1
+    return killed
 
 
 def _process_start(pid: int) -> float | None:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from local_aws.validation.service_models import CATALOG, Ref, ServiceModel, Shape
 
@@ -126,20 +126,36 @@ def _identify_json(signing_name: str, target: str, body: bytes) -> RequestInfo |
 
 
 def _identify_rest_json(signing_name: str, environ: dict) -> RequestInfo | None:
-    """A REST-JSON request: the operation from its method and path, members from where the
-    model puts them (path labels, headers, query fields, the body)."""
-    method, path = environ["REQUEST_METHOD"], unquote(environ.get("PATH_INFO", ""))
+    """A REST-JSON request: the operation from its method, path and literal query fields,
+    members from where the model puts them (path labels, headers, query fields, the body).
+
+    A request that more than one operation could be is passed through unchecked."""
+    method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+    fields = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
     for service, _ in CATALOG.candidates(signing_name):
         model = CATALOG.model(service)
         if not model.speaks("rest-json"):
             continue
-        for route in model.routes():
-            match = route.path.match(path) if route.method == method else None
-            if match is None:
-                continue
-            shape = model.input_shape(route.operation)
-            params = _rest_params(model, shape, route, match, environ) if shape else {}
-            return RequestInfo(service, route.operation, "rest-json", params)
+        found = [
+            (route, match)
+            for route in model.routes()
+            if route.method == method
+            and (match := route.path.match(path))
+            and all(
+                name in fields and (value is None or fields[name] == value)
+                for name, value in route.query
+            )
+        ]
+        most_specific = max((len(route.query) for route, _ in found), default=0)
+        found = [(route, match) for route, match in found if len(route.query) == most_specific]
+        if not found:
+            continue
+        if len(found) > 1:
+            return None
+        route, match = found[0]
+        shape = model.input_shape(route.operation)
+        params = _rest_params(model, shape, route, match, environ) if shape else {}
+        return RequestInfo(service, route.operation, "rest-json", params)
     return None
 
 

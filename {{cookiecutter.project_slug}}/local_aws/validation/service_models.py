@@ -36,6 +36,8 @@ class Route:
     path: re.Pattern
     #: The input member that is the whole body (a blob), if any.
     payload: str | None
+    #: Query fields the request URI names literally (``?versions``, ``?find=LayerVersion``).
+    query: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +98,17 @@ class ServiceModel:
         self._hides_value: dict[str, bool] = {}
 
     def routes(self) -> list[Route]:
-        """REST operations by path template, the most specific (longest literal) first."""
+        """REST operations: method, path template and the query fields their URI names."""
         if self._routes is None:
             routes = []
             for operation, http in self._http.items():
-                template = http.get("requestUri", "").split("?")[0]
+                template, _, literal = http.get("requestUri", "").partition("?")
+                query = tuple(
+                    (name, value if "=" in field else None)
+                    for field in filter(None, literal.split("&"))
+                    if not (value := field.partition("=")[2]).startswith("{")
+                    for name in [field.partition("=")[0]]
+                )
                 pattern = re.sub(
                     r"\\{([A-Za-z0-9_]+)(\\\+)?\\}",
                     lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})",
@@ -108,14 +116,10 @@ class ServiceModel:
                 )
                 shape_name = self.operations.get(operation)
                 payload = self._raw_shapes[shape_name].get("payload") if shape_name else None
+                method = http.get("method", "POST")
                 routes.append(
-                    Route(
-                        operation, http.get("method", "POST"), re.compile(f"^{pattern}/?$"), payload
-                    )
+                    Route(operation, method, re.compile(f"^{pattern}/?$"), payload, query)
                 )
-            routes.sort(
-                key=lambda route: -len(re.sub(r"\(\?P<[^>]+>[^)]*\)", "", route.path.pattern))
-            )
             self._routes = routes
         return self._routes
 

@@ -138,7 +138,7 @@ def wait_for(sm, endpoint: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = sm.describe_endpoint(EndpointName=endpoint)
-        if described["EndpointStatus"] not in ("Creating", "Updating"):
+        if described["EndpointStatus"] not in ("Creating", "Updating", "SystemUpdating"):
             return described
         time.sleep(0.1)
     raise AssertionError(f"endpoint {endpoint} still {described['EndpointStatus']}")
