@@ -71,3 +71,18 @@ def health(endpoint_url: str) -> dict:
     """What a local AWS says of itself: project, state folder, version, job isolation."""
     with urllib.request.urlopen(endpoint_url + HEALTH_PATH, timeout=5) as response:
         return json.load(response)
+
+
+def queue_for(sqs, name: str) -> tuple[str, str]:
+    """A new SQS queue: its URL and ARN (to subscribe it, or make it a rule's target)."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return url, arn["QueueArn"]
+
+
+def subscribed_queue(sns, sqs, topics: list[str], name: str) -> str:
+    """A new SQS queue subscribed to ``topics`` (SNS's envelope kept); its URL."""
+    url, arn = queue_for(sqs, name)
+    for topic in topics:
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return url

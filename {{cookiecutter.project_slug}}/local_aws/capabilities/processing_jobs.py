@@ -28,12 +28,12 @@ from local_aws.capabilities.s3_transfer import S3LocationError
 from local_aws.capabilities.sagemaker_job import (
     NOT_EMULATED,
     SageMakerJob,
+    fail_interrupted,
     run_on_create,
-    sagemaker_backends,
     stop_on_request,
 )
 from local_aws.capability import Capability, Context, patch
-from local_aws.jobs.runner import INTERRUPTED, JobError
+from local_aws.jobs.runner import JobError
 
 #: What the container writes there becomes the job's ExitMessage (its first 1 KB), whatever the
 #: ending; text that is not UTF-8 fails the job.
@@ -156,18 +156,7 @@ def _running(job, request: dict) -> None:
 
 def recover(context: Context) -> list[str]:
     """Fail the jobs that were running when the local AWS stopped or died."""
-    failed = []
-    with context.lock:
-        for _account, _region, backend in sagemaker_backends():
-            for job in backend.processing_jobs.values():
-                if job.processing_job_status in ("InProgress", "Stopping"):
-                    job.processing_job_status = "Failed"
-                    job.failure_reason = INTERRUPTED
-                    job.processing_end_time = job.last_modified_time = utcnow()
-                    failed.append(job.processing_job_name)
-        if failed:
-            context.store.save(["sagemaker"])
-    return [f"failed interrupted processing job {name}" for name in failed]
+    return fail_interrupted(context, "processing")
 
 
 def refusals(request: dict) -> list[str]:

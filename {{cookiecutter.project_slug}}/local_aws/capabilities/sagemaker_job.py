@@ -31,7 +31,7 @@ from local_aws.capabilities.job_logs import JobLog
 from local_aws.capabilities.s3_storage import blob_store
 from local_aws.capabilities.s3_transfer import S3Transfer
 from local_aws.capability import Context
-from local_aws.jobs.runner import JobExecution
+from local_aws.jobs.runner import INTERRUPTED, JobExecution
 
 NOT_EMULATED = "is not emulated by the local AWS, which runs one instance on this machine"
 _ROLE_ARN = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):role/(?:.+/)?([\w+=,.@-]+)$")
@@ -179,6 +179,25 @@ def stop_on_request(context: Context, execution: type[SageMakerJob], stopping=No
         return stop_job
 
     return make
+
+
+def fail_interrupted(context: Context, kind: str) -> list[str]:
+    """Fail the ``kind`` jobs (processing, transform) that were running when the local AWS
+    stopped or died: ``Failed``, the reason, an end time. Returns what it did, in words."""
+    failed = []
+    with context.lock:
+        for _account, _region, backend in sagemaker_backends():
+            for job in getattr(backend, f"{kind}_jobs").values():
+                if getattr(job, f"{kind}_job_status") in ("InProgress", "Stopping"):
+                    setattr(job, f"{kind}_job_status", "Failed")
+                    job.failure_reason = INTERRUPTED
+                    now = utcnow()
+                    setattr(job, f"{kind}_end_time", now)
+                    job.last_modified_time = now
+                    failed.append(getattr(job, f"{kind}_job_name"))
+        if failed:
+            context.store.save(["sagemaker"])
+    return [f"failed interrupted {kind} job {name}" for name in failed]
 
 
 def refuse_unsupported(problems: list[str]) -> None:

@@ -46,12 +46,12 @@ from local_aws.capabilities.s3_transfer import split_uri
 from local_aws.capabilities.sagemaker_job import (
     NOT_EMULATED,
     SageMakerJob,
+    fail_interrupted,
     run_on_create,
-    sagemaker_backends,
     stop_on_request,
 )
 from local_aws.capability import Capability, Context, patch
-from local_aws.jobs.runner import INTERRUPTED, JobError, JobStopped
+from local_aws.jobs.runner import JobError, JobStopped
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 DEFAULT_MAX_PAYLOAD_MB = 6
@@ -332,19 +332,8 @@ def install(context: Context) -> None:
 
 
 def recover(context: Context) -> list[str]:
-    """Fail the transform jobs that were running when the local AWS stopped or died."""
-    failed = []
-    with context.lock:
-        for _account, _region, backend in sagemaker_backends():
-            for job in backend.transform_jobs.values():
-                if job.transform_job_status in ("InProgress", "Stopping"):
-                    job.transform_job_status = "Failed"
-                    job.failure_reason = INTERRUPTED
-                    job.transform_end_time = job.last_modified_time = utcnow()
-                    failed.append(job.transform_job_name)
-        if failed:
-            context.store.save(["sagemaker"])
-    return [f"failed interrupted transform job {name}" for name in failed]
+    """Fail the jobs that were running when the local AWS stopped or died."""
+    return fail_interrupted(context, "transform")
 
 
 CAPABILITY = Capability(

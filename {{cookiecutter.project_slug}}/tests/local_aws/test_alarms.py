@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support import queue_for, subscribed_queue
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -20,12 +22,7 @@ def inbox(aws_client):
     """An SNS topic with an SQS queue subscribed (raw delivery off: the SNS envelope)."""
     sns, sqs = aws_client("sns"), aws_client("sqs")
     topic = sns.create_topic(Name=unique("alarms"))["TopicArn"]
-    queue = sqs.create_queue(QueueName=unique("alarms"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    return topic, queue
+    return topic, subscribed_queue(sns, sqs, [topic], unique("alarms"))
 
 
 def wait_for_state(cloudwatch, name: str, state: str, timeout: float = 40) -> dict:
@@ -41,10 +38,7 @@ def wait_for_state(cloudwatch, name: str, state: str, timeout: float = 40) -> di
 def test_an_alarm_on_a_high_resolution_metric_moves_to_alarm_and_notifies(aws_client, inbox):
     cloudwatch, sqs, events = aws_client("cloudwatch"), aws_client("sqs"), aws_client("events")
     topic, queue = inbox
-    rule_queue = sqs.create_queue(QueueName=unique("alarm-events"))["QueueUrl"]
-    rule_queue_arn = sqs.get_queue_attributes(QueueUrl=rule_queue, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    rule_queue, rule_queue_arn = queue_for(sqs, unique("alarm-events"))
     rule = unique("alarm-changes")
     events.put_rule(
         Name=rule,

@@ -8,6 +8,7 @@ in-process on the same rows.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import tarfile
@@ -25,7 +26,7 @@ from botocore.exceptions import ClientError
 from {{ cookiecutter.package_name }} import inference
 
 from tests.ml_runs import train_pipeline
-from tests.support import PROJECT_ROOT, create_bucket
+from tests.support import PROJECT_ROOT, SAGEMAKER_TRUST, create_bucket, subscribed_queue
 
 PACKAGE_DIR = PROJECT_ROOT / "{{ cookiecutter.package_name }}"
 IMAGE = "111111111111.dkr.ecr.us-east-1.amazonaws.com/customer-churn-jobs:latest"
@@ -449,34 +450,31 @@ def test_names_already_taken_are_refused(aws_client, approved, endpoint):
         )
 
 
-@pytest.mark.parametrize("isolation", ["auto", "paths"])
-def test_endpoints_come_back_after_the_local_aws_is_killed(tmp_path, trained, isolation):
-    """``kill -9`` of the local AWS, then start: the endpoint answers again, no server left over.
+@contextlib.contextmanager
+def private_local_aws(tmp_path: Path, env: dict[str, str], model: bytes, code: bytes):
+    """A local AWS of the test's own (started with ``env``) serving the model ``m``: the
+    archive ``model`` and the handlers' code tarball ``code``, in the bucket ``models``.
 
-    Under ``paths`` isolation nothing ties a server to the local AWS's life: the start reaps it.
+    Yields ``(process, client)``, ``client(service, **kwargs)`` making its boto3 clients.
     """
     from local_aws.process import LocalAWSProcess
-    from tests.support import SAGEMAKER_TRUST
 
     aws = LocalAWSProcess(
-        state_dir=tmp_path / "state",
-        config=PROJECT_ROOT / "pipeline.toml",
-        env={"LOCAL_AWS_JOB_ISOLATION": isolation},
+        state_dir=tmp_path / "state", config=PROJECT_ROOT / "pipeline.toml", env=env
     )
     aws.start()
     try:
         session = boto3.Session(region_name="us-east-1")
-        client = lambda service: session.client(service, endpoint_url=aws.endpoint_url)  # noqa: E731
+
+        def client(service: str, **kwargs):
+            return session.client(service, endpoint_url=aws.endpoint_url, **kwargs)
+
         role = client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=SAGEMAKER_TRUST)
-        s3, sm = client("s3"), client("sagemaker")
+        s3 = client("s3")
         create_bucket(s3, "models")
-        s3.put_object(
-            Bucket="models",
-            Key="model.tar.gz",
-            Body=(trained.model_archive_dir / "model.tar.gz").read_bytes(),
-        )
-        s3.put_object(Bucket="models", Key="code.tar.gz", Body=source_tarball())
-        sm.create_model(
+        s3.put_object(Bucket="models", Key="model.tar.gz", Body=model)
+        s3.put_object(Bucket="models", Key="code.tar.gz", Body=code)
+        client("sagemaker").create_model(
             ModelName="m",
             ExecutionRoleArn=role["Role"]["Arn"],
             PrimaryContainer={
@@ -488,6 +486,22 @@ def test_endpoints_come_back_after_the_local_aws_is_killed(tmp_path, trained, is
                 },
             },
         )
+        yield aws, client
+    finally:
+        aws.stop()
+
+
+@pytest.mark.parametrize("isolation", ["auto", "paths"])
+def test_endpoints_come_back_after_the_local_aws_is_killed(tmp_path, trained, isolation):
+    """``kill -9`` of the local AWS, then start: the endpoint answers again, no server left over.
+
+    Under ``paths`` isolation nothing ties a server to the local AWS's life: the start reaps it.
+    """
+    servers = tmp_path / "state" / "endpoints"
+    archive = (trained.model_archive_dir / "model.tar.gz").read_bytes()
+    environment = {"LOCAL_AWS_JOB_ISOLATION": isolation}
+    with private_local_aws(tmp_path, environment, archive, source_tarball()) as (aws, client):
+        sm = client("sagemaker")
         endpoint = deploy(sm, "m", [{"name": "AllTraffic"}])
         assert wait_for(sm, endpoint)["EndpointStatus"] == "InService"
         rows = pd.read_csv(trained.prepared / "test" / "test.csv").head(3)
@@ -502,7 +516,6 @@ def test_endpoints_come_back_after_the_local_aws_is_killed(tmp_path, trained, is
             return answer["Body"].read()
 
         before = invoke()
-        servers = tmp_path / "state" / "endpoints"
         old = {p.pid for p in psutil.process_iter() if _cwd_under(p, servers)}
         assert old, "no model server process found"
 
@@ -511,15 +524,22 @@ def test_endpoints_come_back_after_the_local_aws_is_killed(tmp_path, trained, is
 
         assert wait_for(sm, endpoint)["EndpointStatus"] == "InService"
         assert invoke() == before
-        left = {
-            pid
-            for pid in old
-            if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
-        }
-        assert not left, f"servers of the killed local AWS still run: {left}"
-    finally:
-        aws.stop()
+        deadline = time.monotonic() + 5  # SIGKILLed processes take a moment to go
+        while (left := {pid for pid in old if _alive(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not left, f"servers of the killed local AWS still run: {_described(left)}"
     assert not [p for p in psutil.process_iter() if _cwd_under(p, servers)], "servers left running"
+
+
+def _described(pids: set[int]) -> list[str]:
+    found = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            found.append(f"{pid} {process.status()} {' '.join(process.cmdline())[:120]}")
+        except psutil.Error:
+            found.append(f"{pid} gone")
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -821,11 +841,7 @@ def test_an_alarm_on_server_errors_of_an_endpoint_notifies(aws_client, approved)
     endpoint = deploy(sm, model_name, [{"name": "AllTraffic"}])
     assert wait_for(sm, endpoint)["EndpointStatus"] == "InService"
     topic = sns.create_topic(Name=unique("errors"))["TopicArn"]
-    queue = sqs.create_queue(QueueName=unique("errors"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    queue = subscribed_queue(sns, sqs, [topic], unique("errors"))
     alarm = unique("server-errors")
     cloudwatch.put_metric_alarm(
         AlarmName=alarm,
@@ -888,41 +904,12 @@ def test_a_serverless_variant_starts_cold_throttles_and_stops_when_idle(tmp_path
 
     from botocore.config import Config
 
-    from local_aws.process import LocalAWSProcess
-    from tests.support import SAGEMAKER_TRUST
-
-    aws = LocalAWSProcess(
-        state_dir=tmp_path / "state",
-        config=PROJECT_ROOT / "pipeline.toml",
-        env={"LOCAL_AWS_SERVERLESS_IDLE_SECONDS": "3"},
-    )
-    aws.start()
     servers = tmp_path / "state" / "endpoints"
     running = lambda: [p for p in psutil.process_iter() if _cwd_under(p, servers)]  # noqa: E731
-    try:
-        session = boto3.Session(region_name="us-east-1")
-        client = lambda service, **kw: session.client(  # noqa: E731
-            service, endpoint_url=aws.endpoint_url, **kw
-        )
-        role = client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=SAGEMAKER_TRUST)
-        s3, sm = client("s3"), client("sagemaker")
-        create_bucket(s3, "models")
-        s3.put_object(Bucket="models", Key="model.tar.gz", Body=tarball({"weights": b"0"}))
-        s3.put_object(
-            Bucket="models", Key="code.tar.gz", Body=tarball({"inference.py": SLOW_HANDLERS})
-        )
-        sm.create_model(
-            ModelName="m",
-            ExecutionRoleArn=role["Role"]["Arn"],
-            PrimaryContainer={
-                "Image": IMAGE,
-                "ModelDataUrl": "s3://models/model.tar.gz",
-                "Environment": {
-                    "SAGEMAKER_PROGRAM": "inference.py",
-                    "SAGEMAKER_SUBMIT_DIRECTORY": "s3://models/code.tar.gz",
-                },
-            },
-        )
+    environment = {"LOCAL_AWS_SERVERLESS_IDLE_SECONDS": "3"}
+    model, code = tarball({"weights": b"0"}), tarball({"inference.py": SLOW_HANDLERS})
+    with private_local_aws(tmp_path, environment, model, code) as (_aws, client):
+        sm = client("sagemaker")
         sm.create_endpoint_config(
             EndpointConfigName="serverless",
             ProductionVariants=[
@@ -960,8 +947,6 @@ def test_a_serverless_variant_starts_cold_throttles_and_stops_when_idle(tmp_path
             time.sleep(0.5)
         assert running() == [], "the idle server was not stopped"
         assert invoke(b"warm again") == b"warm again"
-    finally:
-        aws.stop()
     assert running() == []
 
 
@@ -970,12 +955,7 @@ def test_asynchronous_inference_writes_the_answer_and_notifies(aws_client, appro
     sns, sqs = aws_client("sns"), aws_client("sqs")
     bucket = approved["bucket"]
     topics = {kind: sns.create_topic(Name=unique(kind))["TopicArn"] for kind in ("ok", "error")}
-    queue = sqs.create_queue(QueueName=unique("async"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    for topic in topics.values():
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    queue = subscribed_queue(sns, sqs, list(topics.values()), unique("async"))
     config, endpoint = unique("config"), unique("endpoint")
     sm.create_endpoint_config(
         EndpointConfigName=config,
