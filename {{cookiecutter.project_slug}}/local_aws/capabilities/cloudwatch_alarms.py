@@ -288,9 +288,9 @@ class Evaluator:
                     continue
                 namespaces = {alarm.namespace for alarm in alarms}
                 # the datapoints put (not moto's synthetic S3 metrics), once per pass
-                data = [d for d in backend.metric_data if d.namespace in namespaces]
+                datapoints = [d for d in backend.metric_data if d.namespace in namespaces]
                 for alarm in alarms:
-                    result = evaluate(alarm, data, now)
+                    result = evaluate(alarm, datapoints, now)
                     if result is None or result[0] == alarm.state_value:
                         continue
                     state, reason, data = result

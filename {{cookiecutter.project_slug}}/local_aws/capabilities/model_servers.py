@@ -262,7 +262,7 @@ class ModelServer:
             errors="replace",
             bufsize=1,
         )
-        self.context.runner.track(self.label, self.process, marker)
+        self.context.runner.track(self.label, self.process, marker, self.sandbox.root)
         threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
 
     def _pump(self, process: subprocess.Popen) -> None:

@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
 from typing import Protocol
 
 import psutil
@@ -183,7 +184,7 @@ class JobExecution:
             raise JobError(
                 f"ClientError: cannot start the container command {argv[0]!r}: {error}"
             ) from error
-        self.runner.track(self.name, process, marker)
+        self.runner.track(self.name, process, marker, self.sandbox.root)
         reader = threading.Thread(target=self._pump, args=(process,), daemon=True)
         reader.start()
         stopped_by = None
@@ -308,15 +309,16 @@ class JobRunner:
 
     # --- processes that outlive a crash -------------------------------------------------------
 
-    def track(self, label: str, process: subprocess.Popen, marker: str) -> None:
+    def track(self, label: str, process: subprocess.Popen, marker: str, folder: Path) -> None:
         """Record a process group (a job's, a model server's) on disk, so that a restart after
         a crash can end it; ``label`` says whose it is, ``marker`` is the value of
-        ``PROCESS_MARKER`` in its environment (``new_marker``)."""
+        ``PROCESS_MARKER`` in its environment (``new_marker``), ``folder`` its sandbox."""
         record = {
             "pid": process.pid,
             "start": _process_start(process.pid),
             "job": label,
             "marker": marker,
+            "folder": str(folder),
         }
         path = self._pids_dir / f"{process.pid}.json"
         tmp = path.with_suffix(".tmp")
@@ -338,7 +340,9 @@ class JobRunner:
             except (OSError, ValueError):
                 record = {"start": None}  # unreadable: no process can be identified safely
             if record["start"] is not None:
-                reaped += _kill_group(record["pid"], record["start"], record.get("marker"))
+                reaped += _kill_group(
+                    record["pid"], record["start"], record.get("marker"), record.get("folder")
+                )
             path.unlink(missing_ok=True)
         return reaped
 
@@ -348,25 +352,28 @@ def new_marker() -> str:
     return uuid.uuid4().hex
 
 
-def _kill_group(leader: int, started: float, marker: str | None) -> int:
+def _kill_group(leader: int, started: float, marker: str | None, folder: str | None) -> int:
     """SIGKILL what is left of a tracked process group; 1 if anything was.
 
     The leader is ended only if it is the same process (its start time); the rest of its family
-    only where positively identified by the marker in their environment: the leader may be gone
-    while its children live on (a sandboxed process whose bubblewrap died with the local AWS),
-    and a PID or process group id reused since by another program must never be touched.
+    only where positively identified, by the marker in their environment or by a working folder
+    in their sandbox (a process that rewrites its title, as gunicorn's workers do, overwrites its
+    environment as /proc shows it). The leader may be gone while its children live on (a
+    sandboxed process whose bubblewrap died with the local AWS), and a PID or process group id
+    reused since by another program must never be touched.
     """
     killed = 0
     if _process_start(leader) == started:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(leader, signal.SIGKILL)
             killed = 1
-    if marker:
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error):
-                if process.environ().get(PROCESS_MARKER) == marker:
-                    process.kill()
-                    killed = 1
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if (marker and process.environ().get(PROCESS_MARKER) == marker) or (
+                folder and Path(process.cwd()).is_relative_to(folder)
+            ):
+                process.kill()
+                killed = 1
     return killed
 
 

@@ -136,3 +136,40 @@ def test_what_alarms_cannot_be_evaluated_here_is_refused(aws_client):
             ComparisonOperator="GreaterThanThreshold",
             **common,
         )
+
+
+def test_alarms_on_one_metric_change_state_together(aws_client):
+    """Every alarm of a pass is evaluated, however many change state in it."""
+    cloudwatch = aws_client("cloudwatch")
+    dimensions = [{"Name": "Service", "Value": unique("svc")}]
+    thresholds = (10, 20, 30)
+    names = [unique(f"latency-over-{threshold}") for threshold in thresholds]
+    for name, threshold in zip(names, thresholds, strict=True):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Tests",
+            MetricName="Latency",
+            Dimensions=dimensions,
+            Statistic="Maximum",
+            Period=10,
+            EvaluationPeriods=1,
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+    cloudwatch.put_metric_data(
+        Namespace="Tests",
+        MetricData=[
+            {
+                "MetricName": "Latency",
+                "Dimensions": dimensions,
+                "Timestamp": datetime.now(UTC),
+                "Value": 50,
+                "StorageResolution": 1,
+            }
+        ],
+    )
+
+    changed = [wait_for_state(cloudwatch, name, "ALARM")["StateUpdatedTimestamp"] for name in names]
+    # one evaluation pass (every 2 s) moved them all
+    assert (max(changed) - min(changed)).total_seconds() < 1.5, changed
