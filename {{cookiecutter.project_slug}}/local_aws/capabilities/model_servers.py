@@ -320,10 +320,6 @@ class ModelServer:
             self.log.flush()
         shutil.rmtree(self.sandbox.root, ignore_errors=True)
 
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
 
 def _terminate_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):

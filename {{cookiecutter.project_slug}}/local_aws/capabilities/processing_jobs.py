@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from moto.core.utils import utcnow
-from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 
 from local_aws.capabilities.s3_transfer import S3LocationError
@@ -29,6 +28,7 @@ from local_aws.capabilities.sagemaker_job import (
     NOT_EMULATED,
     SageMakerJob,
     fail_interrupted,
+    job_name_taken,
     run_on_create,
     stop_on_request,
 )
@@ -135,16 +135,9 @@ class ProcessingExecution(SageMakerJob):
 
 def install(context: Context) -> None:
     """Route ``CreateProcessingJob`` and ``StopProcessingJob`` to the runner."""
-    create = run_on_create(context, ProcessingExecution, refusals, _name_taken, _running)
+    create = run_on_create(context, ProcessingExecution, refusals, job_name_taken, _running)
     patch(SageMakerResponse, "create_processing_job", create)
     patch(SageMakerResponse, "stop_processing_job", stop_on_request(context, ProcessingExecution))
-
-
-def _name_taken(arn: str) -> Exception:
-    return ValidationError(
-        "Job name must be unique within an AWS account and region, and a job with this name "
-        f"already exists ({arn})"
-    )
 
 
 def _running(job, request: dict) -> None:

@@ -200,6 +200,14 @@ def fail_interrupted(context: Context, kind: str) -> list[str]:
     return [f"failed interrupted {kind} job {name}" for name in failed]
 
 
+def job_name_taken(arn: str) -> Exception:
+    """SageMaker's refusal of a processing or transform job name already used."""
+    return ValidationError(
+        "Job name must be unique within an AWS account and region, and a job with this name "
+        f"already exists ({arn})"
+    )
+
+
 def refuse_unsupported(problems: list[str]) -> None:
     if problems:
         raise ValidationError("; ".join(problems))

@@ -34,7 +34,6 @@ class ServerlessVariant:
         self.max_concurrency = int(config.get("MaxConcurrency", 1))
         self.workers = 1
         self.server: ModelServer | None = None
-        self.cold_starts = 0
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._start_lock = threading.Lock()
         self._count_lock = threading.Lock()
@@ -66,7 +65,6 @@ class ServerlessVariant:
             if self.server is None:
                 server = self.make_server()
                 server.start()  # the cold start: this request waits for /ping
-                self.cold_starts += 1
                 self.server = server
             return self.server
 
@@ -78,10 +76,6 @@ class ServerlessVariant:
                     continue
                 server, self.server = self.server, None
             server.stop()
-
-    @property
-    def pid(self) -> int | None:
-        return self.server.pid if self.server else None
 
     def stop(self) -> None:
         self._stopped.set()

@@ -35,7 +35,6 @@ from typing import Any
 
 from moto.backends import get_backend
 from moto.core.utils import utcnow
-from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 from moto.utilities.utils import get_partition
 
@@ -47,6 +46,7 @@ from local_aws.capabilities.sagemaker_job import (
     NOT_EMULATED,
     SageMakerJob,
     fail_interrupted,
+    job_name_taken,
     run_on_create,
     stop_on_request,
 )
@@ -299,13 +299,6 @@ def refusals(request: dict) -> list[str]:
     return problems
 
 
-def _name_taken(arn: str) -> Exception:
-    return ValidationError(
-        "Job name must be unique within an AWS account and region, and a job with this name "
-        f"already exists ({arn})"
-    )
-
-
 def _running(job, request: dict) -> None:
     job.transform_job_status = "InProgress"
     job.transform_end_time = None
@@ -316,7 +309,7 @@ def install(context: Context) -> None:
     """Route ``CreateTransformJob`` and ``StopTransformJob`` to the runner."""
 
     def checked_create(original):
-        create = run_on_create(context, TransformExecution, refusals, _name_taken, _running)(
+        create = run_on_create(context, TransformExecution, refusals, job_name_taken, _running)(
             original
         )
 
