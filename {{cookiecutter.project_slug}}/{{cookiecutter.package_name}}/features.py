@@ -59,19 +59,27 @@ class FeatureTransform:
 
     def transform(self, table: pd.DataFrame) -> pd.DataFrame:
         """Return the model input for ``table``; columns other than the raw features are ignored."""
+        return pd.DataFrame(self.matrix(table), columns=self.feature_names, index=table.index)
+
+    def matrix(self, table: pd.DataFrame) -> np.ndarray:
+        """The model input for ``table`` as a float32 array (what serving predicts on)."""
         missing = [column for column in self.raw_columns if column not in table.columns]
         if missing:
             raise ValueError(f"missing feature columns: {', '.join(missing)}")
-        columns = {}
+        width = sum(len(self.categorical.get(column, [None])) for column in self.raw_columns)
+        matrix = np.empty((len(table), width), dtype=np.float32)
+        position = 0
         for column in self.raw_columns:
             if column in self.numeric:
-                numbers = parse_numbers(table[column]).fillna(self.numeric[column])
-                columns[column] = numbers.to_numpy()
+                numbers = parse_numbers(table[column]).to_numpy(dtype=np.float64, na_value=np.nan)
+                matrix[:, position] = np.where(np.isnan(numbers), self.numeric[column], numbers)
+                position += 1
             else:
-                values = table[column].astype(str)
+                values = table[column].astype(str).to_numpy()
                 for category in self.categorical[column]:
-                    columns[_indicator(column, category)] = (values == category).to_numpy()
-        return pd.DataFrame(columns, index=table.index).astype(np.float32)
+                    matrix[:, position] = values == category
+                    position += 1
+        return matrix
 
     def save(self, path: Path) -> None:
         features = [
@@ -118,6 +126,8 @@ def read_csv_dir(directory: Path) -> pd.DataFrame:
 
 def parse_numbers(values: pd.Series) -> pd.Series:
     """Convert ``values`` to numbers; anything present that is not a number is an error."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values
     numbers = pd.to_numeric(values, errors="coerce")
     junk = values[numbers.isna() & values.notna()]
     if len(junk):

@@ -1,11 +1,13 @@
 """Asynchronous inference: ``InvokeEndpointAsync`` on endpoints with an ``AsyncInferenceConfig``.
 
 As on SageMaker, the call only queues the request and answers at once (HTTP 202) with an
-``InferenceId`` and the ``OutputLocation`` (``<S3OutputPath>/<id>.out``) and ``FailureLocation``
-(``<S3FailurePath>/<id>-error.out``) where the answer will be. A worker per endpoint reads the
-input from ``InputLocation``, sends it to a variant (by weight) and writes the model's answer to
-the output location, or the error to the failure location; the config's SNS ``SuccessTopic`` or
-``ErrorTopic`` is notified with SageMaker's ``InferenceResult`` message.
+``InferenceId`` and the ``OutputLocation`` (``<S3OutputPath>[/<S3OutputPathExtension>]/`` then
+``Filename`` or ``<id>.out``) and ``FailureLocation`` (``<S3FailurePath>/<id>-error.out``) where
+the answer will be. A worker per endpoint reads the input from ``InputLocation`` (or takes the
+inline ``Body``), sends it to a variant (by weight) and writes the model's answer to the output
+location, or the error to the failure location; the config's SNS ``SuccessTopic`` or
+``ErrorTopic`` is notified with SageMaker's ``InferenceResult`` message. A request still queued
+after ``RequestTTLSeconds`` (default 6 hours) expires as a failure.
 
 The queue is the endpoint's, whatever config serves it, and requests wait while the endpoint is
 brought back after a restart. Queued requests live in memory: those not yet answered when the
@@ -48,6 +50,10 @@ class AsyncRequest:
     received: datetime
     #: Seconds the container may take (``InvocationTimeoutSeconds``; AWS's default 900).
     timeout: float = 900.0
+    #: Seconds the request may wait in the queue (``RequestTTLSeconds``; AWS's default 21,600).
+    ttl: float = 21600.0
+    #: The inline ``Body``, when the request has no ``InputLocation``.
+    body: bytes | None = None
 
 
 class AsyncQueue:
@@ -84,8 +90,17 @@ class AsyncQueue:
         transfer = S3Transfer(
             request.account, request.region, self.context.store, blob_store(self.context)
         )
+        waited = (datetime.now(UTC) - request.received).total_seconds()
+        if waited > request.ttl:
+            self._fail(
+                transfer,
+                request,
+                f"The request expired: it waited {waited:.0f} s in the queue, longer than its "
+                f"RequestTTLSeconds ({request.ttl:.0f}).",
+            )
+            return
         try:
-            body = self._read(request)
+            body = request.body if request.body is not None else self._read(request)
         except S3LocationError as error:
             self._fail(transfer, request, f"Failed to read the input: {error}")
             return
@@ -178,12 +193,18 @@ class AsyncQueue:
             self.context.store.save(["sns"])
 
 
-def new_request(live_config: dict, account, region, endpoint, headers) -> AsyncRequest:
-    """The queued request for an ``InvokeEndpointAsync`` call's headers."""
+def new_request(
+    live_config: dict, account, region, endpoint, headers, body: bytes | None = None
+) -> AsyncRequest:
+    """The queued request for an ``InvokeEndpointAsync`` call's headers (and inline body)."""
     output = live_config.get("OutputConfig", {})
     request_id = str(uuid.uuid4())
     output_path = output.get("S3OutputPath", "").rstrip("/")
     failure_path = (output.get("S3FailurePath") or output_path).rstrip("/")
+    extension = headers.get("X-Amzn-SageMaker-S3OutputPathExtension", "").strip("/")
+    if extension:
+        output_path = f"{output_path}/{extension}"
+    filename = headers.get("X-Amzn-SageMaker-Filename") or f"{request_id}.out"
     return AsyncRequest(
         account=account,
         region=region,
@@ -192,8 +213,10 @@ def new_request(live_config: dict, account, region, endpoint, headers) -> AsyncR
         content_type=headers.get("X-Amzn-SageMaker-Content-Type") or "application/octet-stream",
         accept=headers.get("X-Amzn-SageMaker-Accept") or "*/*",
         inference_id=headers.get("X-Amzn-SageMaker-Inference-Id") or request_id,
-        output_location=f"{output_path}/{request_id}.out",
+        output_location=f"{output_path}/{filename}",
         failure_location=f"{failure_path}/{request_id}-error.out",
         received=datetime.now(UTC),
         timeout=float(headers.get("X-Amzn-SageMaker-InvocationTimeoutSeconds") or 900),
+        ttl=float(headers.get("X-Amzn-SageMaker-RequestTTLSeconds") or 21600),
+        body=body,
     )

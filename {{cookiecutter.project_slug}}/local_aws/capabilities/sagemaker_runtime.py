@@ -197,7 +197,16 @@ def _invoke_async(context: Context):
                     f"Endpoint {name} is not an asynchronous endpoint: its config has no "
                     "AsyncInferenceConfig.",
                 )
-            request = async_inference.new_request(queue.config, account, region, name, self.headers)
+            inline = self.body or None
+            if (inline is None) == (not self.headers.get("X-Amzn-SageMaker-InputLocation")):
+                return _error(
+                    400,
+                    "ValidationError",
+                    "Body and InputLocation are mutually exclusive. Provide exactly one of them.",
+                )
+            request = async_inference.new_request(
+                queue.config, account, region, name, self.headers, inline
+            )
             queue.submit(request)
             headers = {
                 "status": 202,

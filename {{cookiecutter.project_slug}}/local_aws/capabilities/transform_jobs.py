@@ -16,11 +16,18 @@ sends it the input and writes what it answers, as SageMaker does:
 - answers are assembled per object (``AssembleWith`` ``Line``: one a line) into
   ``<S3OutputPath>/<key relative to the input prefix>.out``;
 - a container error fails the job with the container's message; ``StopTransformJob`` stops it;
-  the server's output goes to ``/aws/sagemaker/TransformJobs``, ``<job>/<instance>``.
+  the server's output goes to ``/aws/sagemaker/TransformJobs``, ``<job>/<instance>``;
+- ``DataCaptureConfig`` (``BatchDataCaptureConfig``) captures as "Capture data from batch
+  transform job" in SageMaker's developer guide documents it: no copy of the data, but two
+  manifests, ``<DestinationS3Uri>/input/yyyy/mm/dd/hh/`` and ``.../output/yyyy/mm/dd/hh/``, the
+  hour being the job's start (UTC), each a JSON array ``[{"prefix": "s3://…/"}, "<relative key>",
+  …]`` naming the objects read and written. ``GenerateInferenceId`` appends an inference ID (a
+  random UUID) and the job's start time to every output record: two CSV columns, or the fields
+  ``SageMakerInferenceId`` and ``SageMakerInferenceTime`` of a JSON record. The manifests' own
+  object names are not documented; here they are ``<job name>.jsonl``.
 
 Refused, as not emulated: several instances, ``ManifestFile`` and ``AugmentedManifestFile``
-input, ``RecordIO``/``TFRecord`` splitting, compressed input, and batch ``DataCaptureConfig``
-(yet).
+input, ``RecordIO``/``TFRecord`` splitting and compressed input.
 """
 
 from __future__ import annotations
@@ -70,7 +77,8 @@ class TransformExecution(SageMakerJob):
         return backend.transform_jobs[self.name]
 
     def run(self) -> None:
-        self.update(transform_start_time=utcnow())
+        self.started = utcnow()
+        self.update(transform_start_time=self.started)
         backend = get_backend("sagemaker")[self.account_id][self.region]
         with self.context.lock:
             container = resolve_container(backend, self.request["ModelName"])
@@ -96,23 +104,50 @@ class TransformExecution(SageMakerJob):
         except ServerError as error:
             raise JobError(str(error)) from error
         try:
-            self.transform_all(server)
+            written = self.transform_all(server)
         finally:
             server.stop()
+        if self.request.get("DataCaptureConfig"):
+            self.capture(written)
         self.update(transform_job_status="Completed", transform_end_time=utcnow())
 
-    def transform_all(self, server: ModelServer) -> None:
+    def transform_all(self, server: ModelServer) -> list[tuple[str, str]]:
+        """Transform every input object; the (input key, output key) pairs written."""
         source = self.request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        bucket, prefix = split_uri(source)
         output = self.request["TransformOutput"]["S3OutputPath"].rstrip("/")
-        objects = self.input_objects(source)
-        prefix = split_uri(source)[1]
-        for key, data in objects:
+        written = []
+        for key, data in self.input_objects(source):
             if self.stop_requested.is_set():
                 raise JobStopped("request")
             relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
             answer = self.transform_object(server, key, data)
             self.s3.upload_bytes(answer, f"{output}/{relative}.out")
-            self.log.write(f"Transformed s3://{split_uri(source)[0]}/{key}")
+            written.append((key, f"{relative}.out"))
+            self.log.write(f"Transformed s3://{bucket}/{key}")
+        return written
+
+    def capture(self, written: list[tuple[str, str]]) -> None:
+        """The input and output manifests of the batch ``DataCaptureConfig``."""
+        source = self.request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        bucket, prefix = split_uri(source)
+        folder = prefix if prefix.endswith("/") else prefix.rpartition("/")[0] + "/"
+        folder = folder.lstrip("/")
+        output = self.request["TransformOutput"]["S3OutputPath"].rstrip("/")
+        hour = self.started.strftime("%Y/%m/%d/%H")
+        destination = self.request["DataCaptureConfig"]["DestinationS3Uri"].rstrip("/")
+        manifests = {
+            "input": [{"prefix": f"s3://{bucket}/{folder}"}]
+            + [key[len(folder) :] for key, _ in written],
+            "output": [{"prefix": f"{output}/"}] + [out for _, out in written],
+        }
+        for kind, manifest in manifests.items():
+            self.s3.upload_bytes(
+                json.dumps(manifest).encode(),
+                f"{destination}/{kind}/{hour}/{self.name}.jsonl",
+                "application/jsonl",
+            )
+        self.log.write(f"Captured the job's input and output manifests under {destination}")
 
     def input_objects(self, uri: str) -> list[tuple[str, bytes]]:
         bucket_name, prefix = split_uri(uri)
@@ -177,8 +212,32 @@ class TransformExecution(SageMakerJob):
                 answers.append(
                     filter_record(prediction, processing.get("OutputFilter", "$"), accept)
                 )
+        if self.request.get("DataCaptureConfig", {}).get("GenerateInferenceId"):
+            answers = self.with_inference_ids(answers, accept)
         separator = b"\n" if transform_output.get("AssembleWith") == "Line" else b""
         return separator.join(answers) + (separator if answers else b"")
+
+    def with_inference_ids(self, answers: list[bytes], accept: str) -> list[bytes]:
+        """Every output record with a new inference ID and the job's start time appended."""
+        started = self.started.strftime("%Y-%m-%dT%H:%M:%SZ")
+        marked = []
+        for line in (line for answer in answers for line in answer.splitlines()):
+            inference_id = str(uuid.uuid4())
+            if is_csv(accept):
+                marked.append(line.rstrip(b"\r") + f",{inference_id},{started}".encode())
+                continue
+            try:
+                document = json.loads(line)
+            except ValueError as error:
+                raise JobError(
+                    "ClientError: GenerateInferenceId needs CSV, JSON or JSON Lines output; an "
+                    f"answer line is not JSON: {line[:80]!r}"
+                ) from error
+            if not isinstance(document, dict):
+                document = {"SageMakerOutput": document}
+            document.update(SageMakerInferenceId=inference_id, SageMakerInferenceTime=started)
+            marked.append(json.dumps(document).encode())
+        return marked
 
     def batches(self, records: list[bytes]) -> list[list[bytes]]:
         if self.request.get("BatchStrategy", "MultiRecord") != "MultiRecord":
@@ -294,8 +353,6 @@ def refusals(request: dict) -> list[str]:
         problems.append(f"TransformInput SplitType {transform_input['SplitType']} {NOT_EMULATED}")
     if transform_input.get("CompressionType", "None") != "None":
         problems.append(f"TransformInput CompressionType Gzip {NOT_EMULATED}")
-    if request.get("DataCaptureConfig"):
-        problems.append(f"DataCaptureConfig for batch transform {NOT_EMULATED} yet")
     return problems
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import io
 import json
 import tarfile
@@ -81,23 +82,26 @@ def model(aws_client, trained, execution_role):
         "SAGEMAKER_PROGRAM": "inference.py",
         "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/code/source.tar.gz",
     }
+    specification = {
+        "Containers": [
+            {
+                "Image": IMAGE,
+                "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",
+                "Environment": environment,
+            }
+        ],
+        "SupportedContentTypes": ["text/csv", "application/json"],
+        "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+    }
     arn = sm.create_model_package(
         ModelPackageGroupName=group,
         ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification={
-            "Containers": [
-                {
-                    "Image": IMAGE,
-                    "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",
-                    "Environment": environment,
-                }
-            ],
-            "SupportedContentTypes": ["text/csv", "application/json"],
-            "SupportedResponseMIMETypes": ["text/csv", "application/json"],
-        },
+        InferenceSpecification=specification,
     )["ModelPackageArn"]
     return {
         "bucket": bucket,
+        "group": group,
+        "specification": specification,
         "package_arn": arn,
         "environment": environment,
         "role": execution_role,
@@ -188,15 +192,17 @@ def csv_rows(model, rows: pd.DataFrame) -> str:
     return rows[columns].to_csv(header=False, index=False)
 
 
-def test_a_pending_package_cannot_become_a_model(aws_client, model):
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_an_unapproved_package_cannot_become_a_model(aws_client, model, status):
     sm = aws_client("sagemaker")
-    if (
-        sm.describe_model_package(ModelPackageName=model["package_arn"])["ModelApprovalStatus"]
-        == "Approved"
-    ):
-        pytest.skip("the module's package is already approved")
-    with pytest.raises(ClientError, match="PendingManualApproval"):
-        package_model(sm, model)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=model["group"],
+        ModelApprovalStatus=status,
+        InferenceSpecification=model["specification"],
+    )["ModelPackageArn"]
+
+    with pytest.raises(ClientError, match=status):
+        package_model(sm, {**model, "package_arn": arn})
 
 
 def test_an_approved_package_serves_the_handlers_predictions(aws_client, approved, endpoint):
@@ -646,6 +652,54 @@ def test_a_transform_job_filters_and_joins_records(aws_client, approved):
     assert [float(pair[1]) for pair in pairs] == pytest.approx(expected, abs=1e-6)
 
 
+def test_a_transform_job_captures_manifests_and_inference_ids(aws_client, approved):
+    """Batch capture as SageMaker documents it: manifests of what was read and written."""
+    sm, s3 = aws_client("sagemaker"), aws_client("s3")
+    rows = approved["rows"].head(4)
+    s3.put_object(Bucket=approved["bucket"], Key="captured/in/a.csv", Body=csv_rows(approved, rows))
+    s3.put_object(Bucket=approved["bucket"], Key="captured/in/b.csv", Body=csv_rows(approved, rows))
+    name = unique("transform")
+    destination = f"s3://{approved['bucket']}/batch-capture"
+
+    sm.create_transform_job(
+        **transform_request(
+            approved,
+            package_model(sm, approved),
+            name,
+            "captured",
+            DataCaptureConfig={"DestinationS3Uri": destination, "GenerateInferenceId": True},
+        )
+    )
+    job = wait_for_job(sm, name)
+
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    hour = job["TransformStartTime"].astimezone(datetime.UTC).strftime("%Y/%m/%d/%H")
+    manifests = {}
+    for kind in ("input", "output"):
+        key = f"batch-capture/{kind}/{hour}/{name}.jsonl"
+        manifests[kind] = json.loads(
+            s3.get_object(Bucket=approved["bucket"], Key=key)["Body"].read()
+        )
+    assert manifests["input"] == [
+        {"prefix": f"s3://{approved['bucket']}/captured/in/"},
+        "a.csv",
+        "b.csv",
+    ]
+    assert manifests["output"] == [
+        {"prefix": f"s3://{approved['bucket']}/captured/out/"},
+        "a.csv.out",
+        "b.csv.out",
+    ]
+    started = job["TransformStartTime"].astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = s3.get_object(Bucket=approved["bucket"], Key="captured/out/a.csv.out")["Body"].read()
+    fields = [line.split(",") for line in lines.decode().splitlines()]
+    assert [float(f[0]) for f in fields] == pytest.approx(
+        handlers_predict(approved["model_dir"], rows), abs=1e-6
+    )
+    assert all(str(uuid.UUID(f[1])) == f[1] and f[2] == started for f in fields)
+    assert len({f[1] for f in fields}) == len(fields)  # one ID a record
+
+
 def test_a_transform_job_the_model_refuses_fails_with_its_message(aws_client, approved):
     sm, s3 = aws_client("sagemaker"), aws_client("s3")
     s3.put_object(Bucket=approved["bucket"], Key="bad/in/rows.csv", Body=b"1,2\n")
@@ -996,23 +1050,36 @@ def test_asynchronous_inference_writes_the_answer_and_notifies(aws_client, appro
         InputLocation=f"s3://{bucket}/async/in/bad.csv",
         ContentType="text/csv",
     )
+    inline = runtime.invoke_endpoint_async(
+        EndpointName=endpoint,
+        Body=csv_rows(approved, rows),
+        ContentType="text/csv",
+        Accept="text/csv",
+        InferenceId="request-2",
+        S3OutputPathExtension="daily/2026",
+        Filename="rows.csv",
+    )
+    with pytest.raises(ClientError, match="exactly one of them"):
+        runtime.invoke_endpoint_async(EndpointName=endpoint, ContentType="text/csv")
 
+    assert inline["OutputLocation"] == f"s3://{bucket}/async/out/daily/2026/rows.csv"
     assert answered["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert answered["InferenceId"] == "request-1"
     assert answered["OutputLocation"].startswith(f"s3://{bucket}/async/out/")
     notes, deadline = [], time.monotonic() + 30
-    while len(notes) < 2 and time.monotonic() < deadline:
+    while len(notes) < 3 and time.monotonic() < deadline:
         for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", []):
             notes.append(json.loads(json.loads(message["Body"])["Message"]))
+    by_id = {note["inferenceId"]: note for note in notes}
     by_status = {note["invocationStatus"]: note for note in notes}
-    assert by_status["Completed"]["inferenceId"] == "request-1"
-    assert (
-        by_status["Completed"]["responseParameters"]["outputLocation"] == answered["OutputLocation"]
-    )
-    key = answered["OutputLocation"].split(f"s3://{bucket}/", 1)[1]
-    written = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     expected = handlers_predict(approved["model_dir"], rows)
-    assert [float(v) for v in written.splitlines()] == pytest.approx(expected, abs=1e-6)
+    for call in (answered, inline):
+        note = by_id[call["InferenceId"]]
+        assert note["invocationStatus"] == "Completed"
+        assert note["responseParameters"]["outputLocation"] == call["OutputLocation"]
+        key = call["OutputLocation"].split(f"s3://{bucket}/", 1)[1]
+        written = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        assert [float(v) for v in written.splitlines()] == pytest.approx(expected, abs=1e-6)
     assert by_status["Failed"]["inferenceId"] == failed["InferenceId"]
     error_key = failed["FailureLocation"].split(f"s3://{bucket}/", 1)[1]
     assert b"each CSV row needs" in s3.get_object(Bucket=bucket, Key=error_key)["Body"].read()
