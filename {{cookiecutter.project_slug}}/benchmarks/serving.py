@@ -8,9 +8,9 @@ row per request, three ways:
 - **handlers**: ``input_fn`` → ``predict_fn`` → ``output_fn`` called in-process: the floor;
 - **model server**: the package's ``serve`` started directly, hit over HTTP on 127.0.0.1;
 - **local AWS**: ``InvokeEndpoint`` to an endpoint whose variant is that server, with data
-  capture on at 100 %, sent as a request signed once and replayed over one connection: the
-  difference from the model server is the routing, the request checks, capture and the endpoint
-  metrics — what the local AWS adds;
+  capture on at 100 %, sent as a request signed once and replayed (a new connection each time,
+  as for the model server: both servers close them): the difference from the model server is
+  the routing, the request checks, capture and the endpoint metrics — what the local AWS adds;
 - **local AWS, boto3**: the same through a boto3 client, which adds its own serialising, signing
   and parsing (the caller's cost, not the local AWS's).
 
@@ -261,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
             location = urlparse(aws.endpoint_url)
 
             def make_raw():
-                connection = http.client.HTTPConnection(location.hostname, location.port)
+                connection = http.client.HTTPConnection(
+                    location.hostname, location.port, timeout=10
+                )
 
                 def call():
                     connection.request(

@@ -72,7 +72,13 @@ class FeatureTransform:
         for column in self.raw_columns:
             if column in self.numeric:
                 numbers = parse_numbers(table[column]).to_numpy(dtype=np.float64, na_value=np.nan)
-                matrix[:, position] = np.where(np.isnan(numbers), self.numeric[column], numbers)
+                filled = np.where(np.isnan(numbers), self.numeric[column], numbers)
+                if not (np.abs(filled) <= _FLOAT32_MAX).all():  # inf, or beyond float32
+                    raise ValueError(
+                        f"column {column!r} holds an infinite value or one too large for the "
+                        "model (float32)"
+                    )
+                matrix[:, position] = filled
                 position += 1
             else:
                 values = table[column].astype(str).to_numpy()
@@ -122,6 +128,9 @@ def read_csv_dir(directory: Path) -> pd.DataFrame:
                 f" but {paths[0]} has {list(tables[0].columns)}"
             )
     return pd.concat(tables, ignore_index=True)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:

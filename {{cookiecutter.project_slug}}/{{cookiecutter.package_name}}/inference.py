@@ -58,6 +58,13 @@ def model_fn(model_dir: str) -> Model:
     booster = xgb.Booster()
     booster.load_model(directory / "xgboost-model.json")
     transform = FeatureTransform.load(directory / FILE_NAME)
+    if booster.feature_names and booster.feature_names != transform.feature_names:
+        # Predictions go in as an array: only the names catch a transform of the same width
+        # whose columns mean something else.
+        raise ValueError(
+            f"{FILE_NAME} does not match the model: its columns "
+            f"{transform.feature_names} are not the model's {booster.feature_names}"
+        )
     info = json.loads((directory / "model_info.json").read_text())
     return Model(booster, transform, info)
 
@@ -107,9 +114,13 @@ def predict_fn(data: pd.DataFrame | np.ndarray, model: Model) -> np.ndarray:
     missing = [column for column in model.transform.raw_columns if column not in data.columns]
     if missing:
         raise RequestError(f"the rows lack the feature columns {', '.join(missing)}")
-    # inplace_predict skips building a DMatrix: a tenth of the time for the one-row requests
+    try:
+        features = model.transform.matrix(data)
+    except ValueError as error:  # a value that is not a number, or not a finite one
+        raise RequestError(str(error)) from error
+    # inplace_predict skips building a DMatrix: a fraction of the time for the one-row requests
     # endpoints mostly answer, the same predictions.
-    return model.booster.inplace_predict(model.transform.matrix(data))
+    return model.booster.inplace_predict(features)
 
 
 def output_fn(prediction: np.ndarray, accept: str) -> str:

@@ -90,15 +90,6 @@ class AsyncQueue:
         transfer = S3Transfer(
             request.account, request.region, self.context.store, blob_store(self.context)
         )
-        waited = (datetime.now(UTC) - request.received).total_seconds()
-        if waited > request.ttl:
-            self._fail(
-                transfer,
-                request,
-                f"The request expired: it waited {waited:.0f} s in the queue, longer than its "
-                f"RequestTTLSeconds ({request.ttl:.0f}).",
-            )
-            return
         try:
             body = request.body if request.body is not None else self._read(request)
         except S3LocationError as error:
@@ -108,6 +99,15 @@ class AsyncQueue:
         if live is not None and not live.ready.is_set():
             live.ready.wait(WAIT_FOR_ENDPOINT_SECONDS)  # being brought back after a restart
             live = self.places.get(*self.key)
+        waited = (datetime.now(UTC) - request.received).total_seconds()
+        if waited > request.ttl:
+            self._fail(
+                transfer,
+                request,
+                f"The request expired: it waited {waited:.0f} s in the queue, longer than its "
+                f"RequestTTLSeconds ({request.ttl:.0f}).",
+            )
+            return
         picked = live.pick(None) if live is not None else None
         if picked is None:
             self._fail(transfer, request, "The endpoint has no variant that takes traffic.")

@@ -23,7 +23,9 @@ sends it the input and writes what it answers, as SageMaker does:
   hour being the job's start (UTC), each a JSON array ``[{"prefix": "s3://…/"}, "<relative key>",
   …]`` naming the objects read and written. ``GenerateInferenceId`` appends an inference ID (a
   random UUID) and the job's start time to every output record: two CSV columns, or the fields
-  ``SageMakerInferenceId`` and ``SageMakerInferenceTime`` of a JSON record. The manifests' own
+  ``SageMakerInferenceId`` and ``SageMakerInferenceTime`` of a JSON record. It needs an answer
+  line per record: a job whose container answers several records with one document fails,
+  saying so (answer in CSV or JSON Lines, or send single records). The manifests' own
   object names are not documented; here they are ``<job name>.jsonl``.
 
 Refused, as not emulated: several instances, ``ManifestFile`` and ``AugmentedManifestFile``
@@ -193,35 +195,48 @@ class TransformExecution(SageMakerJob):
                 raise JobError(
                     f"ClientError: the model's container answered {status} for {key}: {message}"
                 )
-            per_record = processing.get("JoinSource") == "Input" or processing.get(
-                "OutputFilter", "$"
-            ) not in ("$", "")
-            if not per_record:  # the answer as the container gave it
-                answers.append(body.rstrip(b"\n"))
-                continue
-            predictions = body.splitlines() if len(batch) > 1 else [body.rstrip(b"\n")]
-            if len(predictions) != len(batch):
-                raise JobError(
-                    f"ClientError: {len(batch)} records sent, {len(predictions)} predictions "
-                    f"received for {key}: joining or filtering needs one answer line per "
-                    "record (or BatchStrategy SingleRecord)"
-                )
-            for record, prediction in zip(batch, predictions, strict=True):
-                if processing.get("JoinSource") == "Input":
-                    prediction = join(record, prediction, content_type)
-                answers.append(
-                    filter_record(prediction, processing.get("OutputFilter", "$"), accept)
-                )
-        if self.request.get("DataCaptureConfig", {}).get("GenerateInferenceId"):
-            answers = self.with_inference_ids(answers, accept)
+            answers += self.per_batch(batch, body, key, content_type, accept)
         separator = b"\n" if transform_output.get("AssembleWith") == "Line" else b""
         return separator.join(answers) + (separator if answers else b"")
+
+    def per_batch(
+        self, batch: list[bytes], body: bytes, key: str, content_type: str, accept: str
+    ) -> list[bytes]:
+        """The answers to one request as they are written: joined, filtered, marked."""
+        processing = self.request.get("DataProcessing", {})
+        per_record = processing.get("JoinSource") == "Input" or processing.get(
+            "OutputFilter", "$"
+        ) not in ("$", "")
+        generate_ids = self.request.get("DataCaptureConfig", {}).get("GenerateInferenceId")
+        if not per_record and not generate_ids:  # the answer as the container gave it
+            return [body.rstrip(b"\n")]
+        if len(batch) == 1:  # one record, one answer, however many lines it takes
+            predictions = [body.strip()]
+        else:
+            predictions = [line for line in body.splitlines() if line.strip()]
+        if len(predictions) != len(batch):
+            needs = "joining or filtering" if per_record else "GenerateInferenceId"
+            raise JobError(
+                f"ClientError: {len(batch)} records sent, {len(predictions)} answer lines "
+                f"received for {key}: {needs} needs one answer line per record (answer in "
+                "CSV or JSON Lines, or use BatchStrategy SingleRecord)"
+            )
+        answers = []
+        for record, prediction in zip(batch, predictions, strict=True):
+            if processing.get("JoinSource") == "Input":
+                prediction = join(record, prediction, content_type)
+            answers.append(filter_record(prediction, processing.get("OutputFilter", "$"), accept))
+        if generate_ids:
+            answers = self.with_inference_ids(answers, accept)
+        # One request's records stay one per line, whatever AssembleWith joins requests with.
+        return [b"\n".join(answers)]
 
     def with_inference_ids(self, answers: list[bytes], accept: str) -> list[bytes]:
         """Every output record with a new inference ID and the job's start time appended."""
         started = self.started.strftime("%Y-%m-%dT%H:%M:%SZ")
         marked = []
-        for line in (line for answer in answers for line in answer.splitlines()):
+        for answer in answers:
+            line = b" ".join(answer.splitlines())  # a pretty-printed JSON answer: one line
             inference_id = str(uuid.uuid4())
             if is_csv(accept):
                 marked.append(line.rstrip(b"\r") + f",{inference_id},{started}".encode())

@@ -700,6 +700,46 @@ def test_a_transform_job_captures_manifests_and_inference_ids(aws_client, approv
     assert len({f[1] for f in fields}) == len(fields)  # one ID a record
 
 
+def test_inference_ids_need_one_answer_line_per_record(aws_client, approved):
+    """One JSON document answering many records cannot carry an ID per record: refused."""
+    sm, s3 = aws_client("sagemaker"), aws_client("s3")
+    rows = approved["rows"].head(3)
+    s3.put_object(Bucket=approved["bucket"], Key="ids/in/a.csv", Body=csv_rows(approved, rows))
+    capture = {"DestinationS3Uri": f"s3://{approved['bucket']}/ids-capture"}
+    model = package_model(sm, approved)
+    jobs = {}
+    for strategy, assemble in (("MultiRecord", "Line"), ("SingleRecord", "None")):
+        jobs[strategy] = unique("transform")
+        request = transform_request(
+            approved,
+            model,
+            jobs[strategy],
+            f"ids/{strategy}",
+            BatchStrategy=strategy,
+            DataCaptureConfig={**capture, "GenerateInferenceId": True},
+        )
+        request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] = (
+            f"s3://{approved['bucket']}/ids/in/"
+        )
+        request["TransformOutput"] |= {"Accept": "application/json", "AssembleWith": assemble}
+        sm.create_transform_job(**request)
+
+    refused = wait_for_job(sm, jobs["MultiRecord"])
+    answered = wait_for_job(sm, jobs["SingleRecord"])
+
+    assert refused["TransformJobStatus"] == "Failed"
+    assert "one answer line per record" in refused["FailureReason"]
+    assert answered["TransformJobStatus"] == "Completed", answered.get("FailureReason")
+    key = "ids/SingleRecord/out/a.csv.out"
+    written = s3.get_object(Bucket=approved["bucket"], Key=key)["Body"].read().decode()
+    documents = [json.loads(part) for part in written.replace("}{", "}\n{").splitlines()]
+    assert len(documents) == 3  # AssembleWith None: the answers one after another
+    assert len({document["SageMakerInferenceId"] for document in documents}) == 3
+    assert [d["predictions"][0] for d in documents] == pytest.approx(
+        handlers_predict(approved["model_dir"], rows), abs=1e-6
+    )
+
+
 def test_a_transform_job_the_model_refuses_fails_with_its_message(aws_client, approved):
     sm, s3 = aws_client("sagemaker"), aws_client("s3")
     s3.put_object(Bucket=approved["bucket"], Key="bad/in/rows.csv", Body=b"1,2\n")

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -76,3 +77,26 @@ def test_unsupported_content_type_is_refused_by_name():
 def test_unsupported_accept_type_is_refused_by_name():
     with pytest.raises(inference.UnsupportedContentTypeError, match="application/xml"):
         inference.output_fn(np.array([0.5]), "application/xml")
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e40", "lots"])
+def test_a_value_that_is_not_a_finite_number_is_the_callers_error(model, customers, value):
+    column = next(iter(model.transform.numeric))
+    rows = customers[model.transform.raw_columns].astype(object)
+    rows.loc[rows.index[0], column] = value
+
+    with pytest.raises(inference.RequestError, match=column) as refused:
+        invoke(model, rows.to_csv(header=False, index=False), CSV, CSV)
+    assert refused.value.status_code == 400
+
+
+def test_a_feature_transform_that_does_not_match_the_model_is_refused(pipeline_run, tmp_path):
+    folder = shutil.copytree(pipeline_run.model_dir, tmp_path / "model")
+    path = folder / "feature_transform.json"
+    document = json.loads(path.read_text())
+    categorical = next(f for f in document["features"] if f["type"] == "categorical")
+    categorical["categories"] = list(reversed(categorical["categories"]))
+    path.write_text(json.dumps(document))
+
+    with pytest.raises(ValueError, match="does not match the model"):
+        inference.model_fn(str(folder))
