@@ -47,6 +47,7 @@ from {{ cookiecutter.package_name }}_pipeline import (
     summary,
 )
 from {{ cookiecutter.package_name }}_pipeline.config import load_config
+from {{ cookiecutter.package_name }}_pipeline.hooks import aws_client
 from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure, summary_message
 from {{ cookiecutter.package_name }}_pipeline.operators import (
     RegisterModelVersionOnceOperator,
@@ -180,9 +181,9 @@ with DAG(
 
     @task
     def describe_model_version(manifest: dict, decision: dict, **context) -> dict:
-        """The model package request: model, metrics, data baseline and provenance."""
+        """The model package request: model, metrics, data baseline, provenance, digests."""
         return registry.describe_model_version(
-            config, Run.from_context(context), manifest, decision
+            config, Run.from_context(context), manifest, decision, aws_client(config, "s3")
         )
 
     @task(multiple_outputs=True)

@@ -7,6 +7,9 @@ status and sorts by creation time). Where it differs from AWS, this module follo
 - ``UpdateModelPackage`` changes only what the call names: moto clears ``ModelApprovalStatus``
   and ``ApprovalDescription`` when the call omits them, and replaces ``CustomerMetadataProperties``
   where AWS merges them and then drops ``CustomerMetadataPropertiesToRemove``.
+- ``UpdateModelPackage`` records who made the change in ``LastModifiedBy.IamIdentity`` (the
+  caller's ARN and principal ID, as ``GetCallerIdentity`` answers for the request's key): moto
+  names a made-up Studio user. Promotion reads the approver from it.
 - ``CreateModelPackage`` with a ``ClientToken`` already used in the same group returns that
   version's ARN instead of registering another (a retried registration stays one version).
 - A versioned package for a group that does not exist fails with AWS's message (moto's carries
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 
+from moto.backends import get_backend
 from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
@@ -84,6 +88,9 @@ def _update_model_package(self: SageMakerResponse):
         request.get("AdditionalInferenceSpecificationsToAdd")
     )
     package.modifications_done()
+    sts = get_backend("sts")[self.current_account]["global"]
+    principal, arn, _account = sts.get_caller_identity(self.get_access_key(), self.region)
+    package.last_modified_by = {"IamIdentity": {"Arn": arn, "PrincipalId": principal}}
     return ActionResult({"ModelPackageArn": package.arn})
 
 

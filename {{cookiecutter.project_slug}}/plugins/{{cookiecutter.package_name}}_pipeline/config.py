@@ -181,6 +181,13 @@ class Environment:
     training_instance_type: str = "ml.m5.xlarge"
     deferrable: bool = False
     retry_delay_seconds: int = 60
+    #: The roles promotion assumes (``ci/promote``): in the account it copies versions from, one
+    #: that reads the registry; in the accounts it deploys to, one that plans and one that deploys.
+    registry_read_role_name: str | None = None
+    plan_role_name: str | None = None
+    deploy_role_name: str | None = None
+    #: The KMS key (ID, ARN or alias) promotion encrypts copied model files with.
+    kms_key_id: str | None = None
 
     def __post_init__(self):
         if not re.fullmatch(r"[0-9]{12}", self.account_id):
@@ -199,7 +206,10 @@ class Environment:
 
     @property
     def role_arn(self) -> str:
-        return f"arn:{self.partition}:iam::{self.account_id}:role/{self.role_name}"
+        return self.arn_of_role(self.role_name)
+
+    def arn_of_role(self, name: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{name}"
 
     def topic_arn(self, topic_name: str) -> str:
         return f"arn:{self.partition}:sns:{self.region}:{self.account_id}:{topic_name}"
@@ -251,7 +261,7 @@ class PipelineConfig:
 
     def _view(self, kind: type, name: str, values: dict[str, Any] | None = None):
         """``values`` (default: section ``[name]``) as ``kind``, every key and type checked."""
-        return _build(
+        return build_view(
             kind, self.section(name) if values is None else values, f"{self.path}: [{name}]"
         )
 
@@ -297,31 +307,33 @@ class PipelineConfig:
 
     @cached_property
     def env(self) -> Environment:
+        """The environment ``PIPELINE_ENV`` names: where the DAGs run."""
+        return self.environment(self.environment_name)
+
+    def environment(self, name: str) -> Environment:
+        """Any ``[environments.<name>]`` section (promotion works across them)."""
         environments = self.section("environments")
-        if self.environment_name not in environments:
+        if name not in environments:
             raise ConfigError(
-                f"PIPELINE_ENV={self.environment_name!r} names no [environments.*] section in "
-                f"{self.path}; expected one of {', '.join(sorted(environments))}"
+                f"the environment {name!r} (PIPELINE_ENV, or promotion's --env) names no "
+                f"[environments.*] section in {self.path}; expected one of "
+                f"{', '.join(sorted(environments))}"
             )
         merged = {
-            key: self._expand(key, value)
-            for key, value in _resolve(environments, self.environment_name, seen=()).items()
+            key: self._expand(name, key, value)
+            for key, value in _resolve(environments, name, seen=()).items()
         }
-        environment = self._view(
-            Environment,
-            f"environments.{self.environment_name}",
-            {"name": self.environment_name, **merged},
-        )
+        environment = self._view(Environment, f"environments.{name}", {"name": name, **merged})
         try:
             _ = urlparse(environment.endpoint_url or "").port  # checks the port
         except ValueError:
             raise ConfigError(
-                f"{self.path}: [environments.{self.environment_name}] endpoint_url "
+                f"{self.path}: [environments.{name}] endpoint_url "
                 f"{environment.endpoint_url!r} has no valid port (a number from 0 to 65535)"
             ) from None
         return environment
 
-    def _expand(self, key: str, value: Any) -> Any:
+    def _expand(self, environment: str, key: str, value: Any) -> Any:
         if not isinstance(value, str):
             return value
 
@@ -329,7 +341,7 @@ class PipelineConfig:
             found = os.environ.get(match["name"]) or match["default"]
             if found is None:
                 raise ConfigError(
-                    f"{self.path}: [environments.{self.environment_name}] {key} needs the "
+                    f"{self.path}: [environments.{environment}] {key} needs the "
                     f"environment variable {match['name']}, which is not set"
                 )
             return found
@@ -411,8 +423,12 @@ class PipelineConfig:
         return f"{self.artifact_root}/{self.data.raw_prefix.strip('/')}/"
 
 
-def _build(kind: type, values: dict[str, Any], where: str):
-    """``kind(**values)``, refusing unknown and missing keys and values of the wrong type."""
+def build_view(kind: type, values: dict[str, Any], where: str):
+    """``kind(**values)``, refusing unknown and missing keys and values of the wrong type.
+
+    ``where`` names the file and table in every refusal. The promotion pins
+    (``ci/environments/<env>.toml``) are read the same way.
+    """
     if not isinstance(values, dict):
         raise ConfigError(f"{where} is not a table of settings")
     known = {item.name: item for item in fields(kind)}

@@ -5,6 +5,11 @@ The version is registered ``PendingManualApproval`` with SageMaker's own ``Model
 Model Monitor statistics and constraints), and the run's provenance in ``MetadataProperties`` and
 ``CustomerMetadataProperties``: commit, DAG run, training data digest, lock file and image.
 
+Every file the version names carries its sha256, read back from S3 when it is registered: each
+``ModelMetrics`` / ``DriftCheckBaselines`` file its ``ContentDigest``, the model artifact and the
+code tarball ``model_artifact_sha256`` and ``source_tarball_sha256``. Promotion refuses to copy a
+file whose bytes no longer match (``ci/promote``).
+
 A group holds one kind of model. Its tags say which (``problem_type``, ``target_column``), each
 version's ``Task`` says it again, and :func:`check_model_package_group` refuses to train or
 register a model of another kind into it. AWS itself would accept such a version: the refusal is
@@ -13,6 +18,7 @@ the pipeline's.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 import uuid
 
@@ -20,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from .config import PipelineConfig
 from .gate import GateDecision
+from .hooks import split_s3_uri
 from .images import inference_image
 from .job_requests import model_artifact
 from .runs import Run
@@ -203,10 +210,12 @@ def _version_tasks(sagemaker, group: str) -> set[str]:
     return tasks
 
 
-def describe_model_version(config: PipelineConfig, run: Run, manifest: dict, gate: dict) -> dict:
-    """The CreateModelPackage request for this run's model."""
+def describe_model_version(
+    config: PipelineConfig, run: Run, manifest: dict, gate: dict, s3
+) -> dict:
+    """The CreateModelPackage request for this run's model, every file's digest in it."""
     decision = GateDecision.from_xcom(gate)
-    return model_package_request(
+    request = model_package_request(
         config,
         run,
         model_artifact=model_artifact(config, run),
@@ -215,3 +224,46 @@ def describe_model_version(config: PipelineConfig, run: Run, manifest: dict, gat
         code_version=manifest["code_version"],
         decision=decision,
     )
+    return with_digests(request, s3)
+
+
+def with_digests(request: dict, s3) -> dict:
+    """``request`` with the sha256 of every file it names, as S3 holds them now."""
+    digests: dict[str, str] = {}
+    for source in referenced_files(request):
+        uri = source["S3Uri"]
+        digests[uri] = digests.get(uri) or s3_sha256(s3, uri)
+        source["ContentDigest"] = f"sha256:{digests[uri]}"
+    container = request["InferenceSpecification"]["Containers"][0]
+    request["CustomerMetadataProperties"].update(
+        model_artifact_sha256=s3_sha256(s3, container["ModelDataUrl"]),
+        source_tarball_sha256=s3_sha256(s3, container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"]),
+    )
+    return request
+
+
+def referenced_files(package: dict) -> list[dict]:
+    """The ``{"S3Uri", "ContentType", "ContentDigest"}`` entries of a version's metrics and
+    baselines (``ModelMetrics``, ``DriftCheckBaselines``), in a request or a description."""
+    found = []
+
+    def visit(value):
+        if isinstance(value, dict):
+            if "S3Uri" in value:
+                found.append(value)
+            else:
+                for item in value.values():
+                    visit(item)
+
+    visit(package.get("ModelMetrics", {}))
+    visit(package.get("DriftCheckBaselines", {}))
+    return found
+
+
+def s3_sha256(s3, uri: str) -> str:
+    """The hex sha256 of an S3 object, read in chunks."""
+    bucket, key = split_s3_uri(uri)
+    digest = hashlib.sha256()
+    for chunk in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()

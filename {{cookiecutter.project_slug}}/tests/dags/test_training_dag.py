@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from {{ cookiecutter.package_name }}_pipeline.runs import run_key
@@ -64,21 +66,33 @@ def test_successful_run_registers_one_version_pending_manual_approval(happy_run,
     )
 
 
-def test_every_model_metrics_uri_of_the_version_exists(happy_run, account):
+def s3_sha256(aws, uri: str) -> str:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return hashlib.sha256(body).hexdigest()
+
+
+def test_every_file_of_the_version_exists_with_its_recorded_digest(happy_run, account):
+    """What promotion checks before it copies a version to another account."""
     outcome, _ = happy_run
     aws, _ = account
     package = aws.client("sagemaker").describe_model_package(
         ModelPackageName=outcome.summary["model_package_arn"]
     )
-    uris = [
-        leaf["S3Uri"]
+    files = [
+        leaf
         for section in (package["ModelMetrics"], package["DriftCheckBaselines"])
         for kind in section.values()
         for leaf in kind.values()
     ]
-    uris.append(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
-    assert len(uris) >= 6
-    assert [uri for uri in uris if not s3_exists(aws, uri)] == []
+    assert len(files) >= 5
+    assert [f["S3Uri"] for f in files if not s3_exists(aws, f["S3Uri"])] == []
+    assert all(f["ContentDigest"] == f"sha256:{s3_sha256(aws, f['S3Uri'])}" for f in files)
+    container = package["InferenceSpecification"]["Containers"][0]
+    recorded = package["CustomerMetadataProperties"]
+    assert recorded["model_artifact_sha256"] == s3_sha256(aws, container["ModelDataUrl"])
+    source = container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"]
+    assert recorded["source_tarball_sha256"] == s3_sha256(aws, source)
 
 
 def test_successful_run_notifies_the_topic_with_the_package_and_metrics(happy_run):

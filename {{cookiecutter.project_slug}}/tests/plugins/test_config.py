@@ -56,7 +56,7 @@ def test_every_environment_names_its_own_account():
 
 
 def test_unknown_environment_is_refused_with_the_ones_that_exist():
-    with pytest.raises(ConfigError, match="PIPELINE_ENV='qa'.*expected one of dev, local, prod"):
+    with pytest.raises(ConfigError, match="'qa'.*PIPELINE_ENV.*expected one of dev, local, prod"):
         _ = load("qa").env
 
 

@@ -17,6 +17,7 @@ TOOLS = [
     "tools.local_airflow",
     "tools.mwaa_bundle",
     "benchmarks.direct",
+    "ci.promote.cli",
 ]
 
 

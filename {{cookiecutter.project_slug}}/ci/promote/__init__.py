@@ -1,0 +1,1 @@
+"""Promotion of approved model versions across accounts: ``python -m ci.promote --help``."""

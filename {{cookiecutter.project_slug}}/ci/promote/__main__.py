@@ -1,0 +1,5 @@
+"""``python -m ci.promote``: see ``ci/promote/cli.py``."""
+
+from .cli import main
+
+raise SystemExit(main())

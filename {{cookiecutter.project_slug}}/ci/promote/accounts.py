@@ -1,0 +1,62 @@
+"""Sessions in each account, through the roles promotion assumes (never static keys).
+
+In CI the caller's own credentials come from GitHub's OIDC token
+(``aws-actions/configure-aws-credentials``); from them promotion assumes, per account and
+purpose, the roles ``pipeline.toml`` names: ``registry_read_role_name`` in the account versions
+are copied from, ``plan_role_name`` and ``deploy_role_name`` in the accounts deployed to.
+boto3 finds its endpoint as usual (``AWS_ENDPOINT_URL`` points every call at the local AWS).
+"""
+
+from __future__ import annotations
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from {{ cookiecutter.package_name }}_pipeline.config import Environment
+
+#: What each purpose's role is called in pipeline.toml's [environments.<name>].
+ROLE_SETTINGS = {
+    "read": "registry_read_role_name",
+    "plan": "plan_role_name",
+    "deploy": "deploy_role_name",
+}
+
+
+class PromotionError(RuntimeError):
+    """Promotion stopped: the message says why and what to do."""
+
+
+def caller_session(environment: Environment) -> boto3.Session:
+    """The caller's own credentials, in the environment's region (``approve`` is a person's)."""
+    return boto3.Session(region_name=environment.region)
+
+
+def assume(environment: Environment, purpose: str) -> boto3.Session:
+    """A session as the environment's ``purpose`` role (``read``, ``plan`` or ``deploy``)."""
+    setting = ROLE_SETTINGS[purpose]
+    name = getattr(environment, setting)
+    if not name:
+        raise PromotionError(
+            f"pipeline.toml's [environments.{environment.name}] has no {setting}: promotion "
+            f"needs the {purpose} role of account {environment.account_id} (ci/infrastructure "
+            "creates it)"
+        )
+    arn = environment.arn_of_role(name)
+    try:
+        credentials = boto3.client("sts", region_name=environment.region).assume_role(
+            RoleArn=arn, RoleSessionName=f"promote-{purpose}-{environment.name}"
+        )["Credentials"]
+    except ClientError as error:
+        raise PromotionError(
+            f"cannot assume {arn} ({error.response['Error']['Code']}: "
+            f"{error.response['Error']['Message']}): check that the role exists and trusts "
+            "the caller (the CI job's OIDC identity; ci/infrastructure)"
+        ) from error
+    except BotoCoreError as error:
+        raise PromotionError(f"cannot assume {arn}: {error}") from error
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=environment.region,
+    )

@@ -1,0 +1,185 @@
+"""Promotion of approved model versions across accounts, by pull request.
+
+    python -m ci.promote approve --version N --reason "..."   a reviewer approves a dev version
+    python -m ci.promote plan --env staging [--comment FILE]  check the pin, list the changes
+    python -m ci.promote apply --env staging                  make the account match the pin
+
+``plan`` runs on every pull request that touches ``ci/environments/`` (its output becomes the
+pull request's comment); ``apply`` on the merge. Both read the pinned versions in the source
+registry (``source_environment``, dev by default) through its read-only role, and ``plan``
+reads the target through its plan role, ``apply`` changes it through its deploy role. Any
+refusal exits non-zero with the reason and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from {{ cookiecutter.package_name }}_pipeline.config import ConfigError, PipelineConfig
+
+from . import endpoints, packages
+from .accounts import PromotionError, assume, caller_session
+from .pins import PINS_DIR, Pin, load_pin
+
+#: Seconds apply waits for the endpoint beyond the pin's deployment timeout.
+WAIT_MARGIN_SECONDS = 900
+
+
+def load(environment: str, pins_dir: Path, config_path: Path | None) -> tuple[PipelineConfig, Pin]:
+    config = PipelineConfig.load(config_path, environment=environment)
+    return config, load_pin(environment, pins_dir)
+
+
+def source_environment(config: PipelineConfig, pin: Pin):
+    source = config.environment(pin.source_environment)
+    for variant in pin.variants:
+        if variant.account != source.account_id:
+            raise PromotionError(
+                f"{pin.path}: variant {variant.name}'s package is in account {variant.account}, "
+                f"not in {pin.source_environment}'s ({source.account_id})"
+            )
+        if variant.group != config.registry.model_package_group:
+            raise PromotionError(
+                f"{pin.path}: variant {variant.name}'s package is in the group {variant.group}, "
+                f"not pipeline.toml's [registry] model_package_group "
+                f"{config.registry.model_package_group!r}"
+            )
+    return source
+
+
+def checked_versions(config: PipelineConfig, pin: Pin, source_session, log) -> dict[str, dict]:
+    """Each variant's source version, checked: approved, floor met, every digest intact."""
+    sagemaker, s3 = source_session.client("sagemaker"), source_session.client("s3")
+    checked = {}
+    for variant in pin.variants:
+        package = packages.describe(sagemaker, variant.package, pin.source_environment)
+        packages.check_approved(package)
+        packages.check_floor(s3, package, pin.floor, config, pin)
+        package["_files"] = packages.check_digests(s3, package)
+        checked[variant.name] = package
+        log(f"  {variant.name}: {variant.package} is Approved, meets the floor, digests match")
+    return checked
+
+
+def plan(args, log) -> list[str]:
+    config, pin = load(args.env, args.pins, args.config)
+    source = source_environment(config, pin)
+    target = config.environment(pin.environment)
+    if not pin.variants:
+        log(f"{pin.path} pins no variants: nothing to deploy to {pin.environment}")
+        return []
+    log(f"plan for {pin.environment} ({target.account_id}), endpoint {pin.endpoint}:")
+    versions = checked_versions(config, pin, assume(source, "read"), log)
+    target_session = assume(target, "plan")
+    sagemaker = target_session.client("sagemaker")
+    todo = []
+    for variant in pin.variants:
+        group = versions[variant.name]["ModelPackageGroupName"]
+        if not packages.find_copy(sagemaker, group, variant.package):
+            todo.append(f"copy {variant.package} into {pin.environment}'s registry ({group})")
+    request = endpoints.endpoint_config(pin, target, config.slug)
+    state = endpoints.current_state(sagemaker, pin, request["EndpointConfigName"])
+    todo += endpoints.changes(pin, state, request["EndpointConfigName"])
+    return todo
+
+
+def apply(args, log) -> list[str]:
+    config, pin = load(args.env, args.pins, args.config)
+    source = source_environment(config, pin)
+    target = config.environment(pin.environment)
+    if not pin.variants:
+        log(f"{pin.path} pins no variants: nothing to deploy (an existing endpoint is left alone)")
+        return []
+    log(f"apply to {pin.environment} ({target.account_id}), endpoint {pin.endpoint}:")
+    source_session = assume(source, "read")
+    versions = checked_versions(config, pin, source_session, log)
+    target_session = assume(target, "deploy")
+    copies, done = {}, []
+    for variant in pin.variants:
+        package = versions[variant.name]
+        group = package["ModelPackageGroupName"]
+        existing = packages.find_copy(target_session.client("sagemaker"), group, variant.package)
+        copies[variant.name] = existing or packages.copy_version(
+            package,
+            package["_files"],
+            source_session.client("s3"),
+            target_session,
+            target,
+            config.slug,
+            log,
+        )
+        if not existing:
+            done.append(f"copied {variant.package} to {copies[variant.name]}")
+    timeout = pin.deployment.maximum_execution_timeout_seconds + WAIT_MARGIN_SECONDS
+    if endpoints.apply(
+        target_session.client("sagemaker"), pin, target, config.slug, copies, log, timeout
+    ):
+        done.append(f"{pin.endpoint} serves {pin.path.name}")
+    return done
+
+
+def approve(args, log) -> list[str]:
+    config = PipelineConfig.load(args.config, environment=args.source)
+    source = config.env
+    group = config.registry.model_package_group
+    arn = (
+        f"arn:{source.partition}:sagemaker:{source.region}:{source.account_id}:"
+        f"model-package/{group}/{args.version}"
+    )
+    sagemaker = caller_session(source).client("sagemaker")
+    package = packages.describe(sagemaker, arn, args.source)
+    if package["ModelApprovalStatus"] == "Approved":
+        log(f"{arn} is already Approved")
+        return []
+    sagemaker.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription=args.reason
+    )
+    approved = sagemaker.describe_model_package(ModelPackageName=arn)
+    approver = (approved.get("LastModifiedBy") or {}).get("IamIdentity", {}).get("Arn", "unknown")
+    log(f"{arn} Approved by {approver}: {args.reason}")
+    return [f"approved {arn}"]
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m ci.promote", description=__doc__.split("\n")[0])
+    main.add_argument("--config", type=Path, help="pipeline.toml (default: found as usual)")
+    main.add_argument("--pins", type=Path, default=PINS_DIR, help="the pin files' folder")
+    commands = main.add_subparsers(dest="command", required=True)
+    approving = commands.add_parser("approve", help="approve a version in the source registry")
+    approving.add_argument("--version", type=int, required=True)
+    approving.add_argument("--reason", required=True, help="why: kept as ApprovalDescription")
+    approving.add_argument("--source", default="dev", help="the registry's environment")
+    for name, text in (("plan", "check a pin and list changes"), ("apply", "apply a pin")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--env", required=True, help="the environment (its pin file)")
+        if name == "plan":
+            command.add_argument("--comment", type=Path, help="also write the plan as Markdown")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        result = {"approve": approve, "plan": plan, "apply": apply}[args.command](args, log)
+    except (PromotionError, ConfigError) as error:
+        print(f"promotion stopped: {error}", file=sys.stderr)
+        if getattr(args, "comment", None):
+            args.comment.write_text(f"**Plan for `{args.env}` refused**\n\n{error}\n")
+        return 1
+    if args.command == "plan":
+        lines = result or ["no change: the account already matches the pin"]
+        log("changes:" if result else lines[0])
+        for line in result:
+            log(f"  - {line}")
+        if args.comment:
+            body = "\n".join(f"- {line}" for line in lines)
+            args.comment.write_text(f"**Plan for `{args.env}`**\n\n{body}\n")
+    elif args.command == "apply":
+        log("applied: " + "; ".join(result) if result else "no change")
+    return 0

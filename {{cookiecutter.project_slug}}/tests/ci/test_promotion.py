@@ -1,0 +1,421 @@
+"""Promotion across three accounts of the local AWS: ``python -m ci.promote``.
+
+The dev account registers versions as the training DAG does (digests included); staging and
+prod hold the roles, buckets and execution role their infrastructure would create. The CLI runs
+as CI runs it: boto3 pointed at the local AWS by ``AWS_ENDPOINT_URL``, each account reached by
+assuming its role.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import boto3
+import pandas as pd
+import pytest
+
+from ci.promote.cli import main
+from {{ cookiecutter.package_name }} import evaluate, inference
+from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
+from {{ cookiecutter.package_name }}_pipeline.packaging import source_tarball
+from {{ cookiecutter.package_name }}_pipeline.registry import with_digests
+
+from tests.ml_runs import train_pipeline
+from tests.support import CONFIG, PROJECT_ROOT, SAGEMAKER_TRUST, create_bucket
+from tools.local_run import AWS, prepare_account
+
+pytestmark = pytest.mark.timeout(900)
+
+GROUP = CONFIG["registry"]["model_package_group"]
+PROBLEM = CONFIG["data"]["problem_type"]
+TARGET = CONFIG["data"]["target_column"]
+METRIC = CONFIG["training"]["primary_metric"]
+DEV_BUCKET = f"promotion-tests-{uuid.uuid4().hex[:8]}"
+ANY_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+)
+
+
+def in_account(endpoint_url: str, account: str, region: str) -> boto3.Session:
+    """Credentials acting in ``account`` (the local AWS plays every account)."""
+    credentials = boto3.client("sts", endpoint_url=endpoint_url, region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/bootstrap", RoleSessionName="tests-bootstrap"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+@pytest.fixture(scope="module")
+def config() -> PipelineConfig:
+    return PipelineConfig.load(PROJECT_ROOT / "pipeline.toml", environment="dev")
+
+
+@pytest.fixture(scope="module")
+def accounts(local_aws, config):
+    """Each account's session, with what the infrastructure template creates in it."""
+    prepare_account(AWS(local_aws.endpoint_url))  # dev: the pipeline's stack, as in the demo
+    sessions = {}
+    for name in ("dev", "staging", "prod"):
+        env = config.environment(name)
+        session = in_account(local_aws.endpoint_url, env.account_id, env.region)
+        iam, s3 = session.client("iam", endpoint_url=local_aws.endpoint_url), None
+        # In dev the infrastructure stack's own (which other tests deploy) are left to it.
+        roles = {env.role_name: SAGEMAKER_TRUST} if name != "dev" else {}
+        for role in (env.registry_read_role_name, env.plan_role_name, env.deploy_role_name):
+            if role:
+                roles[role] = ANY_TRUST
+        for role, trust in roles.items():
+            with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+                iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+        s3 = session.client("s3", endpoint_url=local_aws.endpoint_url)
+        # Versions are registered from a bucket of the tests' own (the dev bucket is the
+        # infrastructure stack's, which other tests deploy); the others receive the copies.
+        bucket = DEV_BUCKET if name == "dev" else env.bucket
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            create_bucket(s3, bucket)
+        sessions[name] = session
+    return sessions
+
+
+def client(accounts, local_aws, account: str, service: str):
+    return accounts[account].client(service, endpoint_url=local_aws.endpoint_url)
+
+
+@pytest.fixture(scope="module")
+def promote(local_aws, tmp_path_factory):
+    """``promote("plan", "--env", "staging")``: the CLI's exit code and output, in-process."""
+    pins = tmp_path_factory.mktemp("pins")
+    for path in (PROJECT_ROOT / "ci" / "environments").glob("*.toml"):
+        (pins / path.name).write_text(path.read_text())
+    saved = {key: os.environ.get(key) for key in ("AWS_ENDPOINT_URL",)}
+    os.environ["AWS_ENDPOINT_URL"] = local_aws.endpoint_url
+
+    def run(*args: str, capsys=None) -> tuple[int, str]:
+        code = main(["--pins", str(pins), *args])
+        out = capsys.readouterr() if capsys else None
+        return code, (out.out + out.err) if out else ""
+
+    run.pins = pins
+    yield run
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def pin(promote, environment: str, *variants: dict, **tables) -> None:
+    """Rewrite the environment's pin file with these variants (and tables)."""
+    path = promote.pins / f"{environment}.toml"
+    lines = [f'endpoint = "{CONFIG["project"]["slug"]}-{environment}"', ""]
+    for table, values in {"deployment": {"wait_seconds": 0}, **tables}.items():
+        lines.append(f"[{table}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+        lines.append("")
+    for variant in variants:
+        lines.append("[[variants]]")
+        defaults = {"instance_type": "ml.m5.large", "instance_count": 1}
+        lines += [f"{key} = {json.dumps(value)}" for key, value in {**defaults, **variant}.items()]
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Two models of different quality, with their evaluation as the pipeline writes it."""
+    runs = {}
+    for name, rounds in (("good", "30"), ("other", "3")):
+        work = tmp_path_factory.mktemp(f"promotion-{name}")
+        run = train_pipeline(work, PROBLEM, 1500, "--num_round", rounds)
+        evaluate.main(
+            [
+                "--model-dir",
+                str(run.model_archive_dir),
+                "--test-dir",
+                str(run.prepared / "test"),
+                "--output-dir",
+                str(work / "evaluation"),
+                "--target-column",
+                TARGET,
+                "--problem-type",
+                PROBLEM,
+            ]
+        )
+        runs[name] = (run, work / "evaluation")
+    return runs
+
+
+def register(accounts, local_aws, config, trained, name: str, status: str) -> str:
+    """A version in the dev registry, registered as the training DAG registers it."""
+    run, evaluation = trained[name]
+    s3 = client(accounts, local_aws, "dev", "s3")
+    sm = client(accounts, local_aws, "dev", "sagemaker")
+    bucket, prefix = DEV_BUCKET, f"promotion/{uuid.uuid4().hex[:8]}"
+    files = {
+        "model.tar.gz": (run.model_archive_dir / "model.tar.gz").read_bytes(),
+        "source.tar.gz": source_tarball(PROJECT_ROOT / config.package),
+        "evaluation.json": (evaluation / "evaluation.json").read_bytes(),
+        "statistics.json": (run.prepared / "baseline" / "statistics.json").read_bytes(),
+        "constraints.json": (run.prepared / "baseline" / "constraints.json").read_bytes(),
+    }
+    for file, body in files.items():
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/{file}", Body=body)
+    uri = f"s3://{bucket}/{prefix}"
+    quality = {
+        "Statistics": {"ContentType": "application/json", "S3Uri": f"{uri}/statistics.json"},
+        "Constraints": {"ContentType": "application/json", "S3Uri": f"{uri}/constraints.json"},
+    }
+    request = {
+        "ModelPackageGroupName": GROUP,
+        "ModelApprovalStatus": "PendingManualApproval",
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Image": config.environment("dev").image_uri,
+                    "ModelDataUrl": f"{uri}/model.tar.gz",
+                    "Environment": {
+                        "SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": f"{uri}/source.tar.gz",
+                    },
+                }
+            ],
+            "SupportedContentTypes": ["text/csv", "application/json"],
+            "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+        },
+        "ModelMetrics": {
+            "ModelQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"{uri}/evaluation.json"}
+            },
+            "ModelDataQuality": quality,
+        },
+        "DriftCheckBaselines": {"ModelDataQuality": json.loads(json.dumps(quality))},
+        "CustomerMetadataProperties": {"run_id": name},
+    }
+    arn = sm.create_model_package(**with_digests(request, s3))["ModelPackageArn"]
+    if status != "PendingManualApproval":
+        sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+    return arn
+
+
+def version_of(arn: str) -> str:
+    return arn.rsplit("/", 1)[1]
+
+
+def predictions(accounts, local_aws, account: str, endpoint: str, rows: pd.DataFrame) -> list:
+    runtime = client(accounts, local_aws, account, "sagemaker-runtime")
+    answers, variants = [], []
+    for row in json.loads(rows.to_json(orient="records")):
+        answer = runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            ContentType="application/json",
+            Accept="text/csv",
+            Body=json.dumps({"instances": [row]}),
+        )
+        answers.append(float(answer["Body"].read()))
+        variants.append(answer["InvokedProductionVariant"])
+    return answers, variants
+
+
+def handlers(trained, name: str, rows: pd.DataFrame) -> list[float]:
+    model = inference.model_fn(str(trained[name][0].model_dir))
+    return [float(value) for value in inference.predict_fn(rows, model)]
+
+
+@pytest.fixture(scope="module")
+def rows(trained):
+    return pd.read_csv(trained["good"][0].prepared / "test" / "test.csv").head(5)
+
+
+def test_a_pin_file_is_checked_naming_the_file_and_the_key(promote, capsys):
+    pin(promote, "staging", {"name": "primary", "package": "model-package/3"})
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+    assert code == 1
+    assert "staging.toml: [[variants]] 1" in output
+    assert "not a versioned model package ARN" in output
+
+    arn = f"arn:aws:sagemaker:us-east-1:111111111111:model-package/{GROUP}/1"
+    pin(promote, "staging", {"name": "primary", "package": arn}, deployment={"strategy": "canary"})
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+    assert code == 1 and "[deployment]" in output and "needs step_percent" in output
+
+
+def test_an_approved_version_reaches_staging_then_prod_and_a_second_apply_changes_nothing(
+    promote, accounts, local_aws, config, trained, rows, capsys
+):
+    arn = register(accounts, local_aws, config, trained, "good", "PendingManualApproval")
+    primary = {"name": "primary", "package": arn}
+    pin(promote, "staging", primary)
+
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+    assert code == 1 and "PendingManualApproval, not Approved" in output and "approve" in output
+
+    code, output = promote(
+        "approve", "--version", version_of(arn), "--reason", "better AUC", capsys=capsys
+    )
+    assert code == 0 and "Approved by arn:aws:sts::" in output
+
+    comment = promote.pins / "comment.md"
+    code, output = promote("plan", "--env", "staging", "--comment", str(comment), capsys=capsys)
+    assert code == 0, output
+    assert "copy " in output and "create endpoint " in output
+    assert "create endpoint" in comment.read_text()
+
+    code, output = promote("apply", "--env", "staging", capsys=capsys)
+    assert code == 0, output
+    endpoint = f"{config.slug}-staging"
+    answers, _ = predictions(accounts, local_aws, "staging", endpoint, rows)
+    assert answers == pytest.approx(handlers(trained, "good", rows), rel=1e-6, abs=1e-6)
+
+    staging_sm = client(accounts, local_aws, "staging", "sagemaker")
+    copies = staging_sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+    assert len(copies) == 1
+    copy = staging_sm.describe_model_package(ModelPackageName=copies[0]["ModelPackageArn"])
+    assert copy["ModelApprovalStatus"] == "Approved"
+    assert copy["CustomerMetadataProperties"]["source_model_package"] == arn
+    assert "better AUC" in copy["ApprovalDescription"]
+    staging_bucket = config.environment("staging").bucket
+    model_url = copy["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert model_url.startswith(f"s3://{staging_bucket}/")
+
+    code, output = promote("apply", "--env", "staging", capsys=capsys)
+    assert code == 0 and output.strip().endswith("no change")
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+    assert code == 0 and "no change" in output
+
+    pin(promote, "prod", primary)
+    code, output = promote("apply", "--env", "prod", capsys=capsys)
+    assert code == 0, output
+    answers, _ = predictions(accounts, local_aws, "prod", f"{config.slug}-prod", rows)
+    assert answers == pytest.approx(handlers(trained, "good", rows), rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("status", ["Rejected", "unknown"])
+def test_a_rejected_or_unknown_version_is_refused(
+    promote, accounts, local_aws, config, trained, status, capsys
+):
+    if status == "unknown":
+        arn = f"arn:aws:sagemaker:us-east-1:{config.env.account_id}:model-package/{GROUP}/999"
+        expected = "not in dev's registry"
+    else:
+        arn = register(accounts, local_aws, config, trained, "other", "Rejected")
+        expected = "was rejected"
+    pin(promote, "staging", {"name": "primary", "package": arn})
+
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+
+    assert code == 1 and expected in output
+
+
+def test_an_artifact_changed_after_registration_is_refused(
+    promote, accounts, local_aws, config, trained, capsys
+):
+    arn = register(accounts, local_aws, config, trained, "good", "Approved")
+    dev_sm, dev_s3 = (client(accounts, local_aws, "dev", kind) for kind in ("sagemaker", "s3"))
+    package = dev_sm.describe_model_package(ModelPackageName=arn)
+    url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    other = trained["other"][0].model_archive_dir / "model.tar.gz"
+    dev_s3.put_object(Bucket=bucket, Key=key, Body=other.read_bytes())
+    pin(promote, "staging", {"name": "primary", "package": arn})
+
+    code, output = promote("apply", "--env", "staging", capsys=capsys)
+
+    assert code == 1 and "has changed since registration" in output
+
+
+def test_a_version_below_the_floor_is_refused(
+    promote, accounts, local_aws, config, trained, capsys
+):
+    arn = register(accounts, local_aws, config, trained, "other", "Approved")
+    higher = config.metric(METRIC).higher_is_better
+    pin(
+        promote,
+        "staging",
+        {"name": "primary", "package": arn},
+        floor={METRIC: 1.0 if higher else 1e-9},
+    )
+
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+
+    assert code == 1 and f"scores {METRIC}" in output and "demands" in output
+
+
+def test_weights_a_revert_and_an_interrupted_apply(
+    promote, accounts, local_aws, config, trained, rows, capsys, monkeypatch
+):
+    good = register(accounts, local_aws, config, trained, "good", "Approved")
+    other = register(accounts, local_aws, config, trained, "other", "Approved")
+    endpoint = f"{config.slug}-staging"
+    sm = client(accounts, local_aws, "staging", "sagemaker")
+
+    pin(
+        promote,
+        "staging",
+        {"name": "primary", "package": good, "weight": 0.9},
+        {"name": "candidate", "package": other, "weight": 0.1},
+    )
+    from ci.promote import endpoints
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt("killed after the copies")
+
+    monkeypatch.setattr(endpoints, "apply", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        promote("apply", "--env", "staging")
+    monkeypatch.undo()
+    code, output = promote("apply", "--env", "staging", capsys=capsys)
+    assert code == 0, output
+    weights = {
+        variant["VariantName"]: variant["CurrentWeight"]
+        for variant in sm.describe_endpoint(EndpointName=endpoint)["ProductionVariants"]
+    }
+    assert weights == {"primary": pytest.approx(0.9), "candidate": pytest.approx(0.1)}
+    copies = sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+    sources = [
+        sm.describe_model_package(ModelPackageName=c["ModelPackageArn"])[
+            "CustomerMetadataProperties"
+        ]["source_model_package"]
+        for c in copies
+    ]
+    assert sources.count(other) == 1  # the interrupted run's copy was found, not made again
+
+    before = (promote.pins / "staging.toml").read_text()
+    pin(promote, "staging", {"name": "primary", "package": other})
+    assert promote("apply", "--env", "staging")[0] == 0
+    answers, _ = predictions(accounts, local_aws, "staging", endpoint, rows)
+    assert answers == pytest.approx(handlers(trained, "other", rows), rel=1e-6, abs=1e-6)
+
+    (promote.pins / "staging.toml").write_text(before)  # git revert of the pin
+    assert promote("apply", "--env", "staging")[0] == 0
+    config_name = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    served = sm.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    assert {v["VariantName"]: v["InitialVariantWeight"] for v in served} == {
+        "primary": 0.9,
+        "candidate": 0.1,
+    }
+
+
+def test_the_command_line_runs_as_ci_runs_it(local_aws, promote):
+    environment = {**os.environ, "AWS_ENDPOINT_URL": local_aws.endpoint_url}
+    finished = subprocess.run(
+        [sys.executable, "-m", "ci.promote", "--pins", str(promote.pins), "plan", "--env", "qa"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 1
+    assert "promotion stopped" in finished.stderr and "'qa' has no pin file" in finished.stderr
