@@ -26,6 +26,7 @@ def stack_parameters(config) -> list[dict]:
         "ArtifactBucketName": config.env.bucket,
         "RawDataPrefix": config.data.raw_prefix,
         "RawDataQueueName": config.data.raw_data_queue,
+        "ApprovalEventsQueueName": config.registry.approval_events_queue,
         "TopicName": config.notifications.topic_name,
         "SageMakerRoleName": config.env.role_name,
         "ModelPackageGroupName": config.registry.model_package_group,

@@ -17,6 +17,7 @@ MODULES = [
     "sqs_polling",
     "cloudformation",
     "model_registry",
+    "approval_events",
     "processing_jobs",
     "training_jobs",
     "endpoints",

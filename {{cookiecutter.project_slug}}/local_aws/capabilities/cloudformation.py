@@ -17,6 +17,9 @@ with a warning, yet the stack still ends ``CREATE_COMPLETE``. This module adds c
 - ``AWS::IAM::Role`` (moto stores inline ``Policies`` as Python objects, so ``GetRolePolicy``
   answers their Python text, and ignores them and the trust policy on update): stores them as
   JSON and applies them on update too.
+- ``AWS::Events::Rule``: deleting a stack restored after a restart removes the targets of the
+  rule EventBridge holds, not of the stack's stale copy (EventBridge refuses to delete a rule
+  that still has targets).
 - ``AWS::KMS::Key`` (moto keeps the ``KeyPolicy`` object as is, and cannot update a key): stores
   it as the JSON document ``GetKeyPolicy`` returns, and updates policy, description and rotation
   in place as AWS does.
@@ -49,6 +52,7 @@ from typing import Any
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
+from moto.events.models import Rule, events_backends
 from moto.iam.models import Role
 from moto.kms.models import Key
 from moto.s3.models import FakeBucket, s3_backends
@@ -70,6 +74,25 @@ def install(context: Context) -> None:
     for model in (BucketResource, RoleResource, KeyResource):
         model_map[model.cloudformation_type()] = model
     patch(parsing, "get_references_from_template", lambda _original: _parameter_references)
+    patch(Rule, "delete", _delete_live_rule)
+
+
+def _delete_live_rule(original):
+    """Delete the rule EventBridge holds, not the stack's copy of it.
+
+    The stack keeps its own reference to each resource; once the state has been saved and
+    restored, that is a copy, and removing the copy's targets leaves the live rule's in place.
+    """
+
+    def delete(self: Rule, account_id: str, region_name: str) -> None:
+        backend = events_backends[account_id][region_name]
+        try:
+            live = backend.describe_rule(self.name, self.event_bus_name)
+        except Exception:  # already gone
+            live = self
+        original(live, account_id, region_name)
+
+    return delete
 
 
 #: ``${Name}`` in an ``Fn::Sub`` string; not ``${!Literal}`` nor ``${Resource.Attribute}``.

@@ -10,6 +10,8 @@ status and sorts by creation time). Where it differs from AWS, this module follo
 - ``UpdateModelPackage`` records who made the change in ``LastModifiedBy.IamIdentity`` (the
   caller's ARN and principal ID, as ``GetCallerIdentity`` answers for the request's key): moto
   names a made-up Studio user. Promotion reads the approver from it.
+- A version registered without a ``ModelApprovalStatus`` is ``PendingManualApproval``, as on
+  AWS (moto leaves it without one).
 - ``CreateModelPackage`` with a ``ClientToken`` already used in the same group returns that
   version's ARN instead of registering another (a retried registration stays one version).
 - A versioned package for a group that does not exist fails with AWS's message (moto's carries
@@ -65,7 +67,11 @@ def _idempotent_create(original):
         for package in backend.model_packages.values() if token else ():
             if package.model_package_group_name == group and package.client_token == token:
                 return ActionResult({"ModelPackageArn": package.arn})
-        return original(self)
+        answer = original(self)
+        if "ModelApprovalStatus" not in request:  # a version awaits approval unless told
+            arn = answer.result["ModelPackageArn"]
+            backend.describe_model_package(arn).set_model_approval_status("PendingManualApproval")
+        return answer
 
     return create_model_package
 

@@ -133,6 +133,8 @@ class RegistrySettings:
     """``[registry]``: the Model Registry group and how its versions are served."""
 
     model_package_group: str
+    #: The SQS queue the group's approval changes reach (the promotion DAG watches it).
+    approval_events_queue: str
     content_types: list[str]
     inference_framework: str
     inference_framework_version: str

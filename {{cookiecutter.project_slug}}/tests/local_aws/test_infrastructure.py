@@ -31,6 +31,7 @@ PARAMETERS = {
     "ArtifactBucketName": (ENVIRONMENT["bucket"], 63),
     "RawDataPrefix": (CONFIG["data"]["raw_prefix"], None),
     "RawDataQueueName": (CONFIG["data"]["raw_data_queue"], 80),
+    "ApprovalEventsQueueName": (CONFIG["registry"]["approval_events_queue"], 80),
     "TopicName": (CONFIG["notifications"]["topic_name"], 256),
     "SageMakerRoleName": (ENVIRONMENT["role_name"], 64),
     "ModelPackageGroupName": (CONFIG["registry"]["model_package_group"], 63),
@@ -383,3 +384,36 @@ def test_stack_and_its_resources_survive_a_restart_and_can_then_be_deleted(tmp_p
         sqs = client("sqs")
         with pytest.raises(sqs.exceptions.QueueDoesNotExist):
             sqs.get_queue_url(QueueName=parameters["RawDataQueueName"])
+
+
+def test_an_approval_change_reaches_the_approval_events_queue(aws_client, stack):
+    """SageMaker's state-change event, through the stack's rule, as the promotion DAG reads it."""
+    sm, sqs = aws_client("sagemaker"), aws_client("sqs")
+    group = stack["parameters"]["ModelPackageGroupName"]
+    queue = stack["ApprovalEventsQueueUrl"]
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": ENVIRONMENT["image_uri"]}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    registered = [event for event in receive_all(sqs, queue) if event["resources"] == [arn]]
+
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    sm.update_model_package(ModelPackageArn=arn, ApprovalDescription="no status change")
+    approved = receive_all(sqs, queue)
+
+    assert [event["detail"]["ModelApprovalStatus"] for event in registered] == [
+        "PendingManualApproval"
+    ]
+    (event,) = approved
+    assert event["source"] == "aws.sagemaker"
+    assert event["detail-type"] == "SageMaker Model Package State Change"
+    assert event["resources"] == [arn]
+    assert event["detail"]["ModelPackageArn"] == arn
+    assert event["detail"]["ModelPackageGroupName"] == group
+    assert event["detail"]["ModelApprovalStatus"] == "Approved"
+    assert "IamIdentity" in event["detail"]["LastModifiedBy"]
