@@ -9,6 +9,9 @@ boto3 finds its endpoint as usual (``AWS_ENDPOINT_URL`` points every call at the
 
 from __future__ import annotations
 
+import os
+import re
+
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,19 +41,21 @@ def assume(environment: Environment, purpose: str) -> boto3.Session:
     if not name:
         raise PromotionError(
             f"pipeline.toml's [environments.{environment.name}] has no {setting}: promotion "
-            f"needs the {purpose} role of account {environment.account_id} (ci/infrastructure "
-            "creates it)"
+            f"needs the {purpose} role of account {environment.account_id}"
         )
     arn = environment.arn_of_role(name)
+    # CloudTrail names the session: the workflow run that applied, when a workflow did.
+    run = os.environ.get("GITHUB_RUN_ID", "manual")
+    session_name = re.sub(r"[^\w+=,.@-]", "-", f"promote-{purpose}-{environment.name}-{run}")[:64]
     try:
         credentials = boto3.client("sts", region_name=environment.region).assume_role(
-            RoleArn=arn, RoleSessionName=f"promote-{purpose}-{environment.name}"
+            RoleArn=arn, RoleSessionName=session_name
         )["Credentials"]
     except ClientError as error:
         raise PromotionError(
             f"cannot assume {arn} ({error.response['Error']['Code']}: "
-            f"{error.response['Error']['Message']}): check that the role exists and trusts "
-            "the caller (the CI job's OIDC identity; ci/infrastructure)"
+            f"{error.response['Error']['Message']}): check that the role exists in account "
+            f"{environment.account_id} and trusts the caller (in CI, the job's OIDC identity)"
         ) from error
     except BotoCoreError as error:
         raise PromotionError(f"cannot assume {arn}: {error}") from error

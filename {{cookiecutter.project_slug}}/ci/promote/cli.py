@@ -27,14 +27,30 @@ from .pins import PINS_DIR, Pin, load_pin
 WAIT_MARGIN_SECONDS = 900
 
 
-def load(environment: str, pins_dir: Path, config_path: Path | None) -> tuple[PipelineConfig, Pin]:
+#: The repository's pipeline.toml (ci/promote/ is two folders below it).
+CONFIG_FILE = Path(__file__).resolve().parents[2] / "pipeline.toml"
+
+
+def load(environment: str, pins_dir: Path, config_path: Path) -> tuple[PipelineConfig, Pin]:
     config = PipelineConfig.load(config_path, environment=environment)
     return config, load_pin(environment, pins_dir)
 
 
 def source_environment(config: PipelineConfig, pin: Pin):
     source = config.environment(pin.source_environment)
+    destination = pin.capture.destination
+    bucket = config.environment(pin.environment).bucket
+    if destination and not destination.startswith(f"s3://{bucket}/"):
+        raise PromotionError(
+            f"{pin.path}: [capture] destination {destination} is outside {pin.environment}'s "
+            f"bucket ({bucket}): captured requests stay in the environment's own bucket"
+        )
     for variant in pin.variants:
+        if variant.region != source.region:
+            raise PromotionError(
+                f"{pin.path}: variant {variant.name}'s package is in {variant.region}, not in "
+                f"{pin.source_environment}'s region ({source.region})"
+            )
         if variant.account != source.account_id:
             raise PromotionError(
                 f"{pin.path}: variant {variant.name}'s package is in account {variant.account}, "
@@ -56,8 +72,8 @@ def checked_versions(config: PipelineConfig, pin: Pin, source_session, log) -> d
     for variant in pin.variants:
         package = packages.describe(sagemaker, variant.package, pin.source_environment)
         packages.check_approved(package)
+        package["_files"] = packages.check_digests(s3, package)  # the evaluation's included
         packages.check_floor(s3, package, pin.floor, config, pin)
-        package["_files"] = packages.check_digests(s3, package)
         checked[variant.name] = package
         log(f"  {variant.name}: {variant.package} is Approved, meets the floor, digests match")
     return checked
@@ -99,9 +115,7 @@ def apply(args, log) -> list[str]:
     copies, done = {}, []
     for variant in pin.variants:
         package = versions[variant.name]
-        group = package["ModelPackageGroupName"]
-        existing = packages.find_copy(target_session.client("sagemaker"), group, variant.package)
-        copies[variant.name] = existing or packages.copy_version(
+        copies[variant.name], made = packages.copy_version(
             package,
             package["_files"],
             source_session.client("s3"),
@@ -110,7 +124,7 @@ def apply(args, log) -> list[str]:
             config.slug,
             log,
         )
-        if not existing:
+        if made:
             done.append(f"copied {variant.package} to {copies[variant.name]}")
     timeout = pin.deployment.maximum_execution_timeout_seconds + WAIT_MARGIN_SECONDS
     if endpoints.apply(
@@ -144,7 +158,7 @@ def approve(args, log) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m ci.promote", description=__doc__.split("\n")[0])
-    main.add_argument("--config", type=Path, help="pipeline.toml (default: found as usual)")
+    main.add_argument("--config", type=Path, default=CONFIG_FILE, help="pipeline.toml")
     main.add_argument("--pins", type=Path, default=PINS_DIR, help="the pin files' folder")
     commands = main.add_subparsers(dest="command", required=True)
     approving = commands.add_parser("approve", help="approve a version in the source registry")

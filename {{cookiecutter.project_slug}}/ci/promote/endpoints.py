@@ -3,8 +3,11 @@
 Names are derived, so a run finds what an earlier one made: a model per endpoint, variant and
 source version (``<endpoint>-<variant>-v<version>``), an endpoint config per content (its
 sha256 in the name). Changing the pin makes a new config; the endpoint is updated to it with the
-pin's deployment policy (SageMaker's blue/green ``DeploymentConfig``); a config the endpoint
-already runs changes nothing.
+pin's deployment policy (SageMaker's blue/green ``DeploymentConfig``), which SageMaker applies
+only between configs with the same variant names: a pin that adds or removes a variant is
+updated all at once, and ``plan`` says so. A config the endpoint already runs changes nothing; an
+endpoint whose creation failed is made again; one SageMaker left ``UpdateRollbackFailed`` or
+``OutOfService`` stops promotion for a person to look at.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from .pins import Pin, Variant
 
 #: Endpoint statuses that are on their way somewhere else.
 MOVING = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+#: Statuses promotion does not repair on its own.
+STUCK = ("UpdateRollbackFailed", "OutOfService")
 POLL_SECONDS = 2.0
 
 
@@ -47,6 +52,7 @@ def capture_config(pin: Pin, environment: Environment, slug: str) -> dict | None
             "CsvContentTypes": ["text/csv"],
             "JsonContentTypes": ["application/json"],
         },
+        **({"KmsKeyId": environment.kms_key_id} if environment.kms_key_id else {}),
     }
 
 
@@ -141,20 +147,44 @@ def _exists(describe) -> bool:
     return True
 
 
+def same_variants(pin: Pin, endpoint: dict) -> bool:
+    """Whether the pin keeps the endpoint's variant names (what blue/green deployment needs)."""
+    serving = {variant["VariantName"] for variant in endpoint.get("ProductionVariants", [])}
+    return serving == {variant.name for variant in pin.variants}
+
+
 def changes(pin: Pin, state: EndpointState, config_name: str) -> list[str]:
     """What ``apply`` would do, one line a change."""
+    endpoint = state.endpoint
+    if endpoint is not None and endpoint["EndpointStatus"] in STUCK:
+        raise PromotionError(
+            f"{pin.endpoint} is {endpoint['EndpointStatus']} "
+            f"({endpoint.get('FailureReason') or 'no reason given'}): SageMaker could not put "
+            "it back on its own; a person restores it (see the rollback runbook) before "
+            "promotion goes on"
+        )
     lines = [f"create model {name}" for name, exists in state.models.items() if not exists]
     if not state.config_exists:
         shares = ", ".join(
             f"{v.name}: version {v.version}, weight {v.weight:g}" for v in pin.variants
         )
         lines.append(f"create endpoint config {config_name} ({shares})")
-    if state.endpoint is None:
+    if endpoint is None:
         lines.append(f"create endpoint {pin.endpoint}")
-    elif state.endpoint["EndpointConfigName"] != config_name:
+    elif endpoint["EndpointStatus"] == "Failed":
         lines.append(
-            f"update endpoint {pin.endpoint} from {state.endpoint['EndpointConfigName']} to "
-            f"{config_name} ({pin.deployment.strategy.replace('_', ' ')})"
+            f"replace endpoint {pin.endpoint}, which is Failed "
+            f"({endpoint.get('FailureReason') or 'no reason given'})"
+        )
+    elif endpoint["EndpointConfigName"] != config_name:
+        how = (
+            pin.deployment.strategy.replace("_", " ")
+            if same_variants(pin, endpoint)
+            else "all at once: the variants change, which blue/green deployment cannot shift"
+        )
+        lines.append(
+            f"update endpoint {pin.endpoint} from {endpoint['EndpointConfigName']} to "
+            f"{config_name} ({how})"
         )
     return lines
 
@@ -188,18 +218,17 @@ def apply(
     if not state.config_exists:
         sagemaker.create_endpoint_config(**request)
         log(f"  created endpoint config {name}")
-    if endpoint is None or endpoint["EndpointStatus"] == "Failed" and not _serving(endpoint):
+    if endpoint is None or endpoint["EndpointStatus"] == "Failed":
         if endpoint is not None:  # a create that failed: make it again
             sagemaker.delete_endpoint(EndpointName=pin.endpoint)
             _wait_gone(sagemaker, pin.endpoint, timeout)
         sagemaker.create_endpoint(EndpointName=pin.endpoint, EndpointConfigName=name)
         log(f"  creating endpoint {pin.endpoint}")
     elif endpoint["EndpointConfigName"] != name:
-        sagemaker.update_endpoint(
-            EndpointName=pin.endpoint,
-            EndpointConfigName=name,
-            DeploymentConfig=deployment_config(pin),
+        policy = (
+            {"DeploymentConfig": deployment_config(pin)} if same_variants(pin, endpoint) else {}
         )
+        sagemaker.update_endpoint(EndpointName=pin.endpoint, EndpointConfigName=name, **policy)
         log(f"  updating endpoint {pin.endpoint} to {name}")
     settled = wait_until_settled(sagemaker, pin.endpoint, timeout, log)
     if settled["EndpointStatus"] != "InService" or settled["EndpointConfigName"] != name:
@@ -211,10 +240,6 @@ def apply(
         )
     log(f"  {pin.endpoint} is InService on {name}")
     return True
-
-
-def _serving(endpoint: dict) -> bool:
-    return bool(endpoint.get("ProductionVariants"))
 
 
 def wait_until_settled(sagemaker, name: str, timeout: float, log) -> dict | None:

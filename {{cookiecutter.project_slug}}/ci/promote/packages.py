@@ -14,9 +14,9 @@ source ARN, so a second run copies nothing.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
+import math
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -31,6 +31,18 @@ from .accounts import PromotionError
 #: CustomerMetadataProperties of a copy naming where it came from.
 SOURCE_KEY = "source_model_package"
 CHUNK = 1 << 20
+#: What a copy's container keeps; anything else naming a location (``ModelDataSource``,
+#: ``AdditionalS3DataSource``) would still point into the source account: refused.
+CONTAINER_FIELDS = ("Image", "ModelDataUrl", "Environment", "Framework", "FrameworkVersion")
+UNCOPIED_CONTAINER_FIELDS = ("ModelDataSource", "AdditionalS3DataSource", "ModelInput")
+
+
+def not_found(error: ClientError) -> bool:
+    """Whether SageMaker's error says the thing does not exist (not: denied, throttled)."""
+    message = error.response["Error"].get("Message", "")
+    return error.response["Error"]["Code"] in ("ResourceNotFound", "ValidationException") and (
+        "does not exist" in message or "not found" in message.lower() or "Could not find" in message
+    )
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -119,7 +131,7 @@ def describe(sagemaker, arn: str, registry: str) -> dict:
     try:
         return sagemaker.describe_model_package(ModelPackageName=arn)
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+        if not_found(error):
             raise PromotionError(
                 f"{arn} is not in {registry}'s registry: pin a version that exists "
                 f"({error.response['Error']['Message']})"
@@ -172,7 +184,7 @@ def evaluation_metrics(s3, package: dict) -> dict[str, float]:
         for section, metrics in document.items()
         if section.endswith("_metrics") and isinstance(metrics, dict)
         for name, value in metrics.items()
-        if isinstance(value, dict) and "value" in value
+        if isinstance(value, dict) and isinstance(value.get("value"), int | float)
     }
 
 
@@ -188,7 +200,7 @@ def check_floor(s3, package: dict, floor: dict[str, float], config: PipelineConf
             )
         higher_is_better = config.metric(name).higher_is_better
         value = metrics[name]
-        if (value < bound) if higher_is_better else (value > bound):
+        if not math.isfinite(value) or ((value < bound) if higher_is_better else (value > bound)):
             word = "at least" if higher_is_better else "at most"
             raise PromotionError(
                 f"{package['ModelPackageArn']} scores {name} {value:.6g}; {pin.environment} "
@@ -199,15 +211,18 @@ def check_floor(s3, package: dict, floor: dict[str, float], config: PipelineConf
 def find_copy(sagemaker, group: str, source_arn: str) -> str | None:
     """The target registry's copy of ``source_arn``, if an earlier run made it."""
     try:
-        pages = sagemaker.get_paginator("list_model_packages").paginate(
-            ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
-        )
-        summaries = [summary for page in pages for summary in page["ModelPackageSummaryList"]]
-    except ClientError:
-        return None  # no group yet
-    for summary in summaries:
+        sagemaker.describe_model_package_group(ModelPackageGroupName=group)
+    except ClientError as error:
+        if not_found(error):
+            return None  # no group yet: no copy either
+        raise
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+    )
+    for summary in (summary for page in pages for summary in page["ModelPackageSummaryList"]):
         described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-        if described.get("CustomerMetadataProperties", {}).get(SOURCE_KEY) == source_arn:
+        source = described.get("CustomerMetadataProperties", {}).get(SOURCE_KEY, "")
+        if source.lower() == source_arn.lower():  # SageMaker writes ARNs in lower case
             return summary["ModelPackageArn"]
     return None
 
@@ -220,15 +235,15 @@ def copy_version(
     environment: Environment,
     slug: str,
     log,
-) -> str:
-    """The version copied into ``environment``'s registry (``target``: a boto3 session there)."""
+) -> tuple[str, bool]:
+    """The version's copy in ``environment``'s registry (``target``: a boto3 session there),
+    made unless an earlier run made it, and whether this run made it."""
     sagemaker, s3 = target.client("sagemaker"), target.client("s3")
     group, version = source["ModelPackageGroupName"], source["ModelPackageVersion"]
     existing = find_copy(sagemaker, group, source["ModelPackageArn"])
     if existing:
-        log(f"  {environment.name} already holds the copy {existing}")
-        _describe_approval(sagemaker, existing, source)
-        return existing
+        _describe_approval(sagemaker, existing, source)  # an interrupted run may not have
+        return existing, False
     prefix = f"s3://{environment.bucket}/{slug}/packages/{group}/{version}"
     moved = {file.uri: f"{prefix}/{file.role}" for file in files}
     for file in files:
@@ -238,7 +253,7 @@ def copy_version(
     arn = sagemaker.create_model_package(**request)["ModelPackageArn"]
     _describe_approval(sagemaker, arn, source)
     log(f"  registered {arn} (Approved) in {environment.name}")
-    return arn
+    return arn, True
 
 
 def _approver(source: dict) -> str:
@@ -247,7 +262,8 @@ def _approver(source: dict) -> str:
 
 def _describe_approval(sagemaker, arn: str, source: dict) -> None:
     """Say on the copy whose approval it carries (CreateModelPackage takes no description)."""
-    if sagemaker.describe_model_package(ModelPackageName=arn).get("ApprovalDescription"):
+    copy = sagemaker.describe_model_package(ModelPackageName=arn)
+    if copy.get("ApprovalDescription") and copy["ModelApprovalStatus"] == "Approved":
         return
     sagemaker.update_model_package(
         ModelPackageArn=arn,
@@ -285,7 +301,9 @@ def _copy_file(source_s3, target_s3, file: PackageFile, uri: str, environment, l
 def _ensure_group(sagemaker, group: str, source: dict) -> None:
     try:
         sagemaker.describe_model_package_group(ModelPackageGroupName=group)
-    except ClientError:
+    except ClientError as error:
+        if not not_found(error):
+            raise
         sagemaker.create_model_package_group(
             ModelPackageGroupName=group,
             ModelPackageGroupDescription="Approved versions promoted from the training account",
@@ -293,15 +311,33 @@ def _ensure_group(sagemaker, group: str, source: dict) -> None:
 
 
 def _copy_request(source: dict, moved: dict[str, str], environment: Environment) -> dict:
-    specification = copy.deepcopy(source["InferenceSpecification"])
-    for container in specification["Containers"]:
-        container["ModelDataUrl"] = moved[container["ModelDataUrl"]]
-        environment_vars = container.get("Environment", {})
-        code = environment_vars.get("SAGEMAKER_SUBMIT_DIRECTORY")
+    given = source["InferenceSpecification"]
+    containers = []
+    for container in given["Containers"]:
+        unsupported = [key for key in UNCOPIED_CONTAINER_FIELDS if key in container]
+        if unsupported:
+            raise PromotionError(
+                f"{source['ModelPackageArn']}'s container names {', '.join(unsupported)}: "
+                "promotion copies ModelDataUrl and the code tarball only"
+            )
+        kept = {
+            key: json.loads(json.dumps(container[key]))
+            for key in CONTAINER_FIELDS
+            if key in container
+        }
+        kept["ModelDataUrl"] = moved[kept["ModelDataUrl"]]
+        code = kept.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY")
         if code in moved:
-            environment_vars["SAGEMAKER_SUBMIT_DIRECTORY"] = moved[code]
-        for key in ("ModelDataETag", "ImageDigest"):  # the describe's, not a request's
-            container.pop(key, None)
+            kept["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] = moved[code]
+        containers.append(kept)
+    specification = {
+        "Containers": containers,
+        **{
+            key: given[key]
+            for key in ("SupportedContentTypes", "SupportedResponseMIMETypes")
+            if key in given
+        },
+    }
 
     def moved_files(section: dict) -> dict:
         return {
@@ -330,4 +366,9 @@ def _copy_request(source: dict, moved: dict[str, str], environment: Environment)
     for key in ("MetadataProperties", "Task"):
         if source.get(key):
             request[key] = source[key]
-    return {key: value for key, value in request.items() if value not in ({}, "")}
+    request = {key: value for key, value in request.items() if value not in ({}, "")}
+    text = json.dumps({k: v for k, v in request.items() if k != "CustomerMetadataProperties"})
+    stale = [uri for uri in moved if uri in text]
+    if stale:  # every location the copy names must be the target's
+        raise PromotionError(f"the copy would still name {', '.join(stale)} in the source account")
+    return request

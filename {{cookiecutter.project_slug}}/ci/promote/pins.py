@@ -4,8 +4,8 @@ A pin file is the single truth of what an environment's endpoint serves: its pro
 under stable names (``primary``, ``candidate``: SageMaker's blue/green update keeps variant
 names), each with the dev registry's model package version it serves, its weight and its
 capacity; data capture; the deployment policy; and the metric floor the environment demands.
-It changes only by pull request (``ci/promote propose`` opens them); ``ci/promote apply`` makes
-the account match it, and ``git revert`` of a change is the rollback.
+It changes only by pull request; ``python -m ci.promote apply`` makes the account match it, and
+``git revert`` of a change is the rollback.
 
 Read like ``pipeline.toml``: an unknown table or key, a missing one or a value of the wrong type
 or out of SageMaker's range is refused, naming the file and the key.
@@ -13,6 +13,7 @@ or out of SageMaker's range is refused, naming the file and the key.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 STRATEGIES = ("all_at_once", "canary", "linear")
 #: SageMaker's bounds on a canary's size and a linear step (percent of a variant's capacity).
 STEP_PERCENT = {"canary": (1, 50), "linear": (10, 50)}
+#: SageMaker's limit of production variants an endpoint config holds.
+MAX_VARIANTS = 10
 TABLES = ("source_environment", "endpoint", "floor", "capture", "deployment", "variants")
 
 
@@ -61,9 +64,11 @@ class Variant:
                 f"package {self.package!r} is not a versioned model package ARN "
                 "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)"
             )
-        _between("weight", self.weight, 0, float("inf"))
+        _between("weight", self.weight, 0, 1e6)
         serverless = self.serverless_memory_mb is not None
-        if serverless == (self.instance_type is not None):
+        if serverless == (self.instance_type is not None) or (
+            not serverless and self.serverless_max_concurrency is not None
+        ):
             raise ValueError(
                 "give either instance_type (and instance_count) or serverless_memory_mb "
                 "(and serverless_max_concurrency)"
@@ -77,6 +82,10 @@ class Variant:
             _between("instance_count", self.instance_count, 1, float("inf"))
 
     @property
+    def serverless(self) -> bool:
+        return self.serverless_memory_mb is not None
+
+    @property
     def version(self) -> int:
         return int(PACKAGE_ARN.fullmatch(self.package)["version"])
 
@@ -87,6 +96,10 @@ class Variant:
     @property
     def account(self) -> str:
         return PACKAGE_ARN.fullmatch(self.package)["account"]
+
+    @property
+    def region(self) -> str:
+        return PACKAGE_ARN.fullmatch(self.package)["region"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,8 @@ def load_pin(environment: str, directory: Path = PINS_DIR) -> Pin:
         build_view(Variant, table, f"{path}: [[variants]] {number}")
         for number, table in enumerate(raw_variants, start=1)
     )
+    if len(variants) > MAX_VARIANTS:
+        raise ConfigError(f"{path}: at most {MAX_VARIANTS} [[variants]] (SageMaker's limit)")
     names = [variant.name for variant in variants]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: two [[variants]] share a name ({', '.join(names)})")
@@ -193,9 +208,31 @@ def load_pin(environment: str, directory: Path = PINS_DIR) -> Pin:
         raise ConfigError(f"{path}: the [[variants]] weights are all 0: no traffic would go")
     if len({variant.group for variant in variants}) > 1:
         raise ConfigError(f"{path}: the [[variants]] name versions of different groups")
+    capture = build_view(Capture, settings.get("capture", {}), f"{path}: [capture]")
+    deployment = build_view(Deployment, settings.get("deployment", {}), f"{path}: [deployment]")
+    serverless = [variant.name for variant in variants if variant.serverless]
+    if serverless and capture.enabled:
+        raise ConfigError(
+            f"{path}: [capture] enabled, but SageMaker captures no data of serverless variants "
+            f"({', '.join(serverless)}): set enabled = false or give them instances"
+        )
+    if serverless and deployment.strategy != "all_at_once":
+        raise ConfigError(
+            f"{path}: [deployment] strategy {deployment.strategy!r} shifts traffic by instance; "
+            f"serverless variants ({', '.join(serverless)}) update all at once"
+        )
+    if deployment.strategy != "all_at_once":
+        single = [v.name for v in variants if not v.serverless and v.instance_count < 2]
+        if single:
+            raise ConfigError(
+                f"{path}: [deployment] strategy {deployment.strategy!r} moves part of a "
+                f"variant's capacity at a time: {', '.join(single)} need instance_count of "
+                "at least 2 (or strategy all_at_once)"
+            )
     floor = settings.get("floor", {})
     if not isinstance(floor, dict) or not all(
-        isinstance(value, int | float) and not isinstance(value, bool) for value in floor.values()
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        for value in floor.values()
     ):
         raise ConfigError(f"{path}: [floor] maps metric names to numbers")
     return Pin(
@@ -204,7 +241,7 @@ def load_pin(environment: str, directory: Path = PINS_DIR) -> Pin:
         endpoint=endpoint,
         source_environment=source,
         variants=variants,
-        capture=build_view(Capture, settings.get("capture", {}), f"{path}: [capture]"),
-        deployment=build_view(Deployment, settings.get("deployment", {}), f"{path}: [deployment]"),
+        capture=capture,
+        deployment=deployment,
         floor={name: float(value) for name, value in floor.items()},
     )

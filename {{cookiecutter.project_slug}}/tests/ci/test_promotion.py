@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import boto3
@@ -127,7 +128,10 @@ def pin(promote, environment: str, *variants: dict, **tables) -> None:
     for variant in variants:
         lines.append("[[variants]]")
         defaults = {"instance_type": "ml.m5.large", "instance_count": 1}
-        lines += [f"{key} = {json.dumps(value)}" for key, value in {**defaults, **variant}.items()]
+        values = {**defaults, **variant}
+        lines += [
+            f"{key} = {json.dumps(value)}" for key, value in values.items() if value is not None
+        ]
         lines.append("")
     path.write_text("\n".join(lines))
 
@@ -238,17 +242,37 @@ def rows(trained):
     return pd.read_csv(trained["good"][0].prepared / "test" / "test.csv").head(5)
 
 
-def test_a_pin_file_is_checked_naming_the_file_and_the_key(promote, capsys):
-    pin(promote, "staging", {"name": "primary", "package": "model-package/3"})
-    code, output = promote("plan", "--env", "staging", capsys=capsys)
-    assert code == 1
-    assert "staging.toml: [[variants]] 1" in output
-    assert "not a versioned model package ARN" in output
+@pytest.mark.parametrize(
+    ("variant", "tables", "expected"),
+    [
+        ({"package": "model-package/3"}, {}, "not a versioned model package ARN"),
+        ({}, {"deployment": {"strategy": "canary"}}, "needs step_percent"),
+        (
+            {},
+            {"deployment": {"strategy": "canary", "step_percent": 10}},
+            "need instance_count of at least 2",
+        ),
+        (
+            {"instance_type": None, "serverless_memory_mb": 2048, "serverless_max_concurrency": 2},
+            {"capture": {"enabled": True}},
+            "captures no data of serverless variants",
+        ),
+        ({"weight": -1}, {}, "weight must be from 0"),
+        ({}, {"capture": {"destination": "s3://elsewhere/capture"}}, "outside staging's bucket"),
+        ({"region": "eu-west-1"}, {}, "not in dev's region"),
+    ],
+)
+def test_a_pin_file_is_checked_naming_the_file_and_the_key(
+    promote, config, variant, tables, expected, capsys
+):
+    region = variant.pop("region", config.env.region)
+    arn = f"arn:aws:sagemaker:{region}:{config.env.account_id}:model-package/{GROUP}/1"
+    pin(promote, "staging", {"name": "primary", "package": arn, **variant}, **tables)
 
-    arn = f"arn:aws:sagemaker:us-east-1:111111111111:model-package/{GROUP}/1"
-    pin(promote, "staging", {"name": "primary", "package": arn}, deployment={"strategy": "canary"})
     code, output = promote("plan", "--env", "staging", capsys=capsys)
-    assert code == 1 and "[deployment]" in output and "needs step_percent" in output
+
+    assert code == 1
+    assert "staging.toml" in output and expected in output
 
 
 def test_an_approved_version_reaches_staging_then_prod_and_a_second_apply_changes_nothing(
@@ -352,13 +376,46 @@ def test_a_version_below_the_floor_is_refused(
     assert code == 1 and f"scores {METRIC}" in output and "demands" in output
 
 
-def test_weights_a_revert_and_an_interrupted_apply(
+def failed_endpoint(sm, config, name: str) -> None:
+    """``name`` replaced by an endpoint whose creation failed (its model artifact is missing)."""
+    with contextlib.suppress(sm.exceptions.ClientError):
+        sm.delete_endpoint(EndpointName=name)
+    while name in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]:
+        time.sleep(0.2)
+    staging, broken = config.environment("staging"), f"broken-{uuid.uuid4().hex[:8]}"
+    sm.create_model(
+        ModelName=broken,
+        ExecutionRoleArn=staging.role_arn,
+        PrimaryContainer={
+            "Image": config.env.image_uri,
+            "ModelDataUrl": f"s3://{staging.bucket}/missing/model.tar.gz",
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=broken,
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": broken,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=broken)
+    while sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating":
+        time.sleep(0.2)
+    assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Failed"
+
+
+def test_a_failed_endpoint_weights_an_interrupted_apply_and_a_revert(
     promote, accounts, local_aws, config, trained, rows, capsys, monkeypatch
 ):
     good = register(accounts, local_aws, config, trained, "good", "Approved")
     other = register(accounts, local_aws, config, trained, "other", "Approved")
     endpoint = f"{config.slug}-staging"
     sm = client(accounts, local_aws, "staging", "sagemaker")
+    failed_endpoint(sm, config, endpoint)
 
     pin(
         promote,
@@ -366,12 +423,14 @@ def test_weights_a_revert_and_an_interrupted_apply(
         {"name": "primary", "package": good, "weight": 0.9},
         {"name": "candidate", "package": other, "weight": 0.1},
     )
-    from ci.promote import endpoints
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+    assert code == 0 and f"replace endpoint {endpoint}, which is Failed" in output
+    from ci.promote import packages
 
-    def interrupted(*_args, **_kwargs):
-        raise KeyboardInterrupt("killed after the copies")
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt("killed after registering the copy")
 
-    monkeypatch.setattr(endpoints, "apply", interrupted)
+    monkeypatch.setattr(packages, "_describe_approval", killed)
     with pytest.raises(KeyboardInterrupt):
         promote("apply", "--env", "staging")
     monkeypatch.undo()
@@ -390,9 +449,14 @@ def test_weights_a_revert_and_an_interrupted_apply(
         for c in copies
     ]
     assert sources.count(other) == 1  # the interrupted run's copy was found, not made again
+    for copy in copies:  # and the approval it carries was described after all
+        described = sm.describe_model_package(ModelPackageName=copy["ModelPackageArn"])
+        assert described["ApprovalDescription"].startswith("Promoted from ")
 
     before = (promote.pins / "staging.toml").read_text()
     pin(promote, "staging", {"name": "primary", "package": other})
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+    assert code == 0 and "all at once: the variants change" in output
     assert promote("apply", "--env", "staging")[0] == 0
     answers, _ = predictions(accounts, local_aws, "staging", endpoint, rows)
     assert answers == pytest.approx(handlers(trained, "other", rows), rel=1e-6, abs=1e-6)
