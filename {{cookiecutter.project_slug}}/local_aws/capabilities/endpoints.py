@@ -12,8 +12,8 @@ nothing behind it. Here each production variant of an endpoint is a model server
 - ``UpdateEndpoint``: ``Updating`` while the new config's servers start; the old config serves
   until they are healthy, then they take the traffic and the old servers stop. A failed update
   leaves the endpoint ``InService`` on the old config, the reason in ``FailureReason``. Refused
-  while the endpoint is not ``InService``, as AWS does. Its ``DeploymentConfig`` is recorded and
-  applied all at once (traffic shifting and alarm rollback belong to promotion).
+  while the endpoint is not ``InService``, as AWS does. A ``DeploymentConfig`` that shifts traffic
+  (canary, linear, baking periods, alarm rollback) runs as ``blue_green`` describes.
 - ``UpdateEndpointWeightsAndCapacities`` moves the traffic at once; ``DeleteEndpoint`` stops the
   servers. Names already taken are refused (moto would replace the endpoint or config).
 - The local AWS keeps serving across restarts, as endpoints do on AWS: on start it brings every
@@ -48,7 +48,9 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
+from local_aws.capabilities import blue_green
 from local_aws.capabilities.async_inference import AsyncQueue
+from local_aws.capabilities.blue_green import SplitVariant
 from local_aws.capabilities.model_servers import (
     INVOCATION_TIMEOUT,
     STARTUP_SECONDS,
@@ -83,14 +85,16 @@ class LiveEndpoint:
     def pick(self, target_variant: str | None) -> tuple[str, ModelServer] | None:
         """The variant for one request: ``target_variant``, else by weight."""
         if target_variant is not None:
-            server = self.servers.get(target_variant)
-            return (target_variant, server) if server else None
-        weights = {name: self.weights.get(name, 0.0) for name in self.servers}
-        names = [name for name, weight in weights.items() if weight > 0]
-        if not names:
+            name = target_variant if target_variant in self.servers else None
+        else:
+            weights = {name: self.weights.get(name, 0.0) for name in self.servers}
+            names = [name for name, weight in weights.items() if weight > 0]
+            name = random.choices(names, weights=[weights[n] for n in names])[0] if names else None
+        if name is None:
             return None
-        name = random.choices(names, weights=[weights[n] for n in names])[0]
-        return name, self.servers[name]
+        server = self.servers[name]
+        # A variant whose traffic shifts (blue/green) answers from one of its two fleets.
+        return name, server.choose() if isinstance(server, SplitVariant) else server
 
     @contextlib.contextmanager
     def serving(self):
@@ -335,26 +339,138 @@ def _deploy(context: Context, account: str, region: str, name: str, token: str, 
                 endpoint.pending_config = None
                 context.store.save(["sagemaker"])
         return
+    shift = None
+    if kind == "update":
+        shift = blue_green.traffic_shift(
+            endpoint.last_deployment_config, config.production_variants
+        )
+    if shift is not None:
+        _shift_traffic(context, account, region, name, token, endpoint, config, live, shift)
+        return
     previous = None
     with context.lock:
         stale = not places.current(account, region, name, token)
         stale = stale or backend.endpoints.get(name) is not endpoint
         if not stale:
-            previous = places.put(account, region, name, live)
-            places.set_queue(context, account, region, name, config.async_inference_config)
-            endpoint.endpoint_config_name = config.endpoint_config_name
-            endpoint.production_variants = _variants_in_service(config, live)
-            endpoint.data_capture_config = config.data_capture_config
-            endpoint.endpoint_status = "InService"
-            if kind != "recovery":
-                endpoint.failure_reason = None
-            endpoint.pending_config = None
-            endpoint.last_modified_time = utcnow()
-            context.store.save(["sagemaker"])
+            previous = _put_in_service(context, account, region, endpoint, config, live, kind)
     if stale:  # deleted, updated again or the local AWS is stopping: never served
         live.stop()
     elif previous is not None:
         threading.Thread(target=previous.drain_and_stop, daemon=True).start()
+
+
+def _put_in_service(context, account, region, endpoint, config, live, kind) -> LiveEndpoint | None:
+    """``live`` serves the endpoint on ``config`` (under the state lock); what served before."""
+    name = endpoint.endpoint_name
+    places = hosting(context)
+    previous = places.put(account, region, name, live)
+    places.set_queue(context, account, region, name, config.async_inference_config)
+    endpoint.endpoint_config_name = config.endpoint_config_name
+    endpoint.production_variants = _variants_in_service(config, live)
+    endpoint.data_capture_config = config.data_capture_config
+    endpoint.endpoint_status = "InService"
+    if kind != "recovery":
+        endpoint.failure_reason = None
+    endpoint.pending_config = None
+    endpoint.pending_deployment_summary = None
+    endpoint.last_modified_time = utcnow()
+    context.store.save(["sagemaker"])
+    return previous
+
+
+def _shift_traffic(context, account, region, name, token, endpoint, config, green, shift) -> None:
+    """Move each variant's traffic from the serving fleet to ``green`` in ``shift``'s steps,
+    baking after each; roll back to the serving fleet when an alarm fires."""
+    backend = get_backend("sagemaker")[account][region]
+    places = hosting(context)
+    started = time.monotonic()
+
+    def still_ours() -> bool:
+        return places.current(account, region, name, token) and (
+            backend.endpoints.get(name) is endpoint
+        )
+
+    with context.lock:
+        blue = places.get(account, region, name)
+        if not still_ours() or blue is None or set(blue.servers) != set(green.servers):
+            green.stop()
+            return
+        split = LiveEndpoint(blue.config_name, data_capture=blue.data_capture)
+        split.servers = {
+            variant: blue_green.SplitVariant(blue.servers[variant], green.servers[variant])
+            for variant in green.servers
+        }
+        split.weights = dict(green.weights)
+        split.ready.set()
+        places.put(account, region, name, split)
+        endpoint.pending_deployment_summary = {
+            "EndpointConfigName": config.endpoint_config_name,
+            "ProductionVariants": _variants_in_service(config, green),
+            "StartTime": utcnow(),
+        }
+        context.store.save(["sagemaker"])
+    reason = None
+    for share in shift.shares:
+        for variant in split.servers.values():
+            variant.share = share
+        reason = _bake(context, account, region, shift, started, still_ours)
+        if reason:
+            break
+    with context.lock:
+        if not still_ours():  # deleted meanwhile: what served it is stopped already
+            return
+        if reason is None:
+            _put_in_service(context, account, region, endpoint, config, green, "update")
+        else:
+            endpoint.endpoint_status = "RollingBack"
+            context.store.save(["sagemaker"])
+    if reason is None:
+
+        def retire_blue() -> None:
+            time.sleep(shift.termination_wait_seconds)
+            blue.drain_and_stop()
+
+        threading.Thread(target=retire_blue, daemon=True).start()
+        return
+    for variant in split.servers.values():
+        variant.share = 0.0
+    with context.lock:
+        if still_ours():
+            places.put(account, region, name, blue)
+            endpoint.endpoint_status = "InService"
+            endpoint.failure_reason = reason
+            endpoint.pending_config = None
+            endpoint.pending_deployment_summary = None
+            endpoint.last_modified_time = utcnow()
+            context.store.save(["sagemaker"])
+    green.drain_and_stop()
+
+
+def _bake(context, account, region, shift, started, still_ours) -> str | None:
+    """Wait a baking period watching the rollback alarms: why to roll back, if anything."""
+    deadline = time.monotonic() + shift.wait_seconds
+    cloudwatch = get_backend("cloudwatch")[account][region]
+    while True:
+        with context.lock:
+            if not still_ours():
+                return "The endpoint was deleted during the deployment."
+            firing = [
+                alarm.name
+                for alarm in cloudwatch.get_alarms_by_alarm_names(list(shift.alarms))
+                if alarm.state_value == "ALARM"
+            ]
+        if firing:
+            return (
+                f"The deployment was rolled back: the CloudWatch alarm {firing[0]} went into ALARM."
+            )
+        if time.monotonic() - started > shift.maximum_seconds:
+            return (
+                "The deployment was rolled back: it did not finish within "
+                f"MaximumExecutionTimeoutInSeconds ({shift.maximum_seconds:.0f} s)."
+            )
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(min(0.5, max(deadline - time.monotonic(), 0.01)))
 
 
 def _start_deploy(context: Context, account: str, region: str, name: str, kind: str) -> None:
@@ -465,7 +581,17 @@ def _update_endpoint(context: Context):
             endpoint = _existing(backend, request["EndpointName"])
             if endpoint.endpoint_status != "InService":
                 raise ValidationError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
-            backend.describe_endpoint_config(request["EndpointConfigName"])  # it must exist
+            new_config = backend.describe_endpoint_config(request["EndpointConfigName"])
+            serving = backend.endpoint_configs[endpoint.endpoint_config_name]
+            cloudwatch = get_backend("cloudwatch")[self.current_account][self.region]
+            problems = blue_green.problems(
+                request.get("DeploymentConfig"),
+                serving.production_variants,
+                new_config["ProductionVariants"],
+                {alarm.name for alarm in cloudwatch.alarms.values()},
+            )
+            if problems:
+                raise ValidationError(" ".join(problems))
             endpoint.endpoint_status = "Updating"
             endpoint.pending_config = request["EndpointConfigName"]
             endpoint.last_deployment_config = request.get("DeploymentConfig")
@@ -575,9 +701,10 @@ def recover(context: Context) -> list[str]:
                     brought_back.append(f"resumed creating endpoint {name}")
                     _start_deploy(context, account, region, name, "create")
                     continue
-                if status not in ("InService", "Updating", "SystemUpdating"):
+                if status not in ("InService", "Updating", "SystemUpdating", "RollingBack"):
                     continue
-                if status == "Updating":
+                endpoint.pending_deployment_summary = None
+                if status in ("Updating", "RollingBack"):
                     endpoint.failure_reason = (
                         "The update was interrupted by a restart of the local AWS; the "
                         "endpoint serves its previous configuration."

@@ -472,7 +472,11 @@ def test_a_failed_endpoint_weights_an_interrupted_apply_and_a_revert(
 
 
 def test_the_command_line_runs_as_ci_runs_it(local_aws, promote):
-    environment = {**os.environ, "AWS_ENDPOINT_URL": local_aws.endpoint_url}
+    environment = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": local_aws.endpoint_url,
+        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+    }
     finished = subprocess.run(
         [sys.executable, "-m", "ci.promote", "--pins", str(promote.pins), "plan", "--env", "qa"],
         cwd=PROJECT_ROOT,

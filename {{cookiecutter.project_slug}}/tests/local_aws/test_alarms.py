@@ -40,14 +40,18 @@ def test_an_alarm_on_a_high_resolution_metric_moves_to_alarm_and_notifies(aws_cl
     topic, queue = inbox
     rule_queue, rule_queue_arn = queue_for(sqs, unique("alarm-events"))
     rule = unique("alarm-changes")
+    name, dimensions = unique("errors"), [{"Name": "Service", "Value": unique("svc")}]
     events.put_rule(
         Name=rule,
         EventPattern=json.dumps(
-            {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}
+            {
+                "source": ["aws.cloudwatch"],
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "detail": {"alarmName": [name]},  # other tests' alarms change state too
+            }
         ),
     )
     events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": rule_queue_arn}])
-    name, dimensions = unique("errors"), [{"Name": "Service", "Value": unique("svc")}]
     cloudwatch.put_metric_alarm(
         AlarmName=name,
         Namespace="Tests",

@@ -143,7 +143,12 @@ def wait_for(sm, endpoint: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = sm.describe_endpoint(EndpointName=endpoint)
-        if described["EndpointStatus"] not in ("Creating", "Updating", "SystemUpdating"):
+        if described["EndpointStatus"] not in (
+            "Creating",
+            "Updating",
+            "SystemUpdating",
+            "RollingBack",
+        ):
             return described
         time.sleep(0.1)
     raise AssertionError(f"endpoint {endpoint} still {described['EndpointStatus']}")
@@ -1123,4 +1128,154 @@ def test_asynchronous_inference_writes_the_answer_and_notifies(aws_client, appro
     assert by_status["Failed"]["inferenceId"] == failed["InferenceId"]
     error_key = failed["FailureLocation"].split(f"s3://{bucket}/", 1)[1]
     assert b"each CSV row needs" in s3.get_object(Bucket=bucket, Key=error_key)["Body"].read()
+    sm.delete_endpoint(EndpointName=endpoint)
+
+
+# --- deployment guardrails ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def second_model(aws_client, approved, tmp_path_factory):
+    """Another model of the same rows (fewer rounds, other predictions), as an artifact in S3."""
+    run = train_pipeline(
+        tmp_path_factory.mktemp("second"), "binary_classification", 1500, "--num_round", "3"
+    )
+    aws_client("s3").put_object(
+        Bucket=approved["bucket"],
+        Key="second/model.tar.gz",
+        Body=(run.model_archive_dir / "model.tar.gz").read_bytes(),
+    )
+    return run.model_dir
+
+
+def one_row_predictions(runtime, endpoint: str, approved, count: int) -> list[float]:
+    body = csv_rows(approved, approved["rows"].head(1))
+    return [
+        float(
+            runtime.invoke_endpoint(
+                EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body
+            )["Body"].read()
+        )
+        for _ in range(count)
+    ]
+
+
+def config_of(sm, model_name: str, instances: int = 2, variant: str = "AllTraffic") -> str:
+    name = unique("config")
+    sm.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": model_name,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": instances,
+            }
+        ],
+    )
+    return name
+
+
+def test_a_canary_that_trips_its_alarm_rolls_back_and_a_linear_update_completes(
+    aws_client, approved, second_model
+):
+    sm, runtime = aws_client("sagemaker"), aws_client("sagemaker-runtime")
+    cloudwatch = aws_client("cloudwatch")
+    first = handlers_predict(approved["model_dir"], approved["rows"].head(1))[0]
+    second = handlers_predict(second_model, approved["rows"].head(1))[0]
+    assert abs(first - second) > 1e-4
+    endpoint, old_config = unique("endpoint"), config_of(sm, package_model(sm, approved))
+    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=old_config)
+    assert wait_for(sm, endpoint)["EndpointStatus"] == "InService"
+    new_config = config_of(sm, artifact_model(sm, approved, "second/model.tar.gz"))
+    alarm, dimensions = unique("canary-errors"), [{"Name": "Endpoint", "Value": endpoint}]
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="Tests/Canary",
+        MetricName="Errors",
+        Dimensions=dimensions,
+        Statistic="Maximum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    canary = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                "WaitIntervalInSeconds": 120,
+            },
+            "MaximumExecutionTimeoutInSeconds": 600,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
+    }
+    renamed = config_of(sm, artifact_model(sm, approved, "second/model.tar.gz"), variant="Other")
+    with pytest.raises(ClientError, match="same variant names"):
+        sm.update_endpoint(
+            EndpointName=endpoint, EndpointConfigName=renamed, DeploymentConfig=canary
+        )
+    too_big = json.loads(json.dumps(canary))
+    too_big["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"]["Value"] = 60
+    with pytest.raises(ClientError, match="at most 50"):
+        sm.update_endpoint(
+            EndpointName=endpoint, EndpointConfigName=new_config, DeploymentConfig=too_big
+        )
+
+    sm.update_endpoint(
+        EndpointName=endpoint, EndpointConfigName=new_config, DeploymentConfig=canary
+    )
+    deadline = time.monotonic() + 60
+    while "PendingDeploymentSummary" not in sm.describe_endpoint(EndpointName=endpoint):
+        assert time.monotonic() < deadline, "the canary never started"
+        time.sleep(0.2)
+    during = one_row_predictions(runtime, endpoint, approved, 60)
+    described = sm.describe_endpoint(EndpointName=endpoint)
+    cloudwatch.put_metric_data(
+        Namespace="Tests/Canary",
+        MetricData=[
+            {
+                "MetricName": "Errors",
+                "Dimensions": dimensions,
+                "Timestamp": datetime.datetime.now(datetime.UTC),
+                "Value": 1,
+                "StorageResolution": 1,
+            }
+        ],
+    )
+    rolled_back = wait_for(sm, endpoint, timeout=90)
+    after = one_row_predictions(runtime, endpoint, approved, 30)
+
+    assert described["EndpointStatus"] == "Updating"
+    assert described["PendingDeploymentSummary"]["EndpointConfigName"] == new_config
+    canaries = sum(abs(p - second) < 1e-6 for p in during)
+    assert 10 <= canaries <= 50, f"{canaries} of 60 requests reached the canary"
+    assert rolled_back["EndpointStatus"] == "InService"
+    assert rolled_back["EndpointConfigName"] == old_config
+    assert alarm in rolled_back["FailureReason"]
+    assert "PendingDeploymentSummary" not in rolled_back
+    assert after == pytest.approx([first] * 30, abs=1e-6)
+
+    linear = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "LINEAR",
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                "WaitIntervalInSeconds": 1,
+            },
+            "TerminationWaitInSeconds": 0,
+        }
+    }
+    sm.update_endpoint(
+        EndpointName=endpoint, EndpointConfigName=new_config, DeploymentConfig=linear
+    )
+    done = wait_for(sm, endpoint, timeout=90)
+
+    assert done["EndpointStatus"] == "InService" and done["EndpointConfigName"] == new_config
+    assert "FailureReason" not in done
+    assert one_row_predictions(runtime, endpoint, approved, 10) == pytest.approx(
+        [second] * 10, abs=1e-6
+    )
     sm.delete_endpoint(EndpointName=endpoint)
