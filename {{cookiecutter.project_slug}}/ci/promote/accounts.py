@@ -1,9 +1,11 @@
 """Sessions in each account, through the roles promotion assumes (never static keys).
 
-In CI the caller's own credentials come from GitHub's OIDC token
-(``aws-actions/configure-aws-credentials``); from them promotion assumes, per account and
-purpose, the roles ``pipeline.toml`` names: ``registry_read_role_name`` in the account versions
-are copied from, ``plan_role_name`` and ``deploy_role_name`` in the accounts deployed to.
+In CI the job signs in with GitHub's OIDC token (``aws-actions/configure-aws-credentials``) as
+the target account's plan or deploy role, which promotion then uses as it is; from it, it
+assumes the source account's ``registry_read_role_name`` (which trusts those roles). Anywhere
+else, every role is assumed from the caller's credentials. The names are ``pipeline.toml``'s:
+``registry_read_role_name`` in the account versions are copied from, ``plan_role_name`` and
+``deploy_role_name`` in the accounts deployed to.
 boto3 finds its endpoint as usual (``AWS_ENDPOINT_URL`` points every call at the local AWS).
 """
 
@@ -29,6 +31,17 @@ class PromotionError(RuntimeError):
     """Promotion stopped: the message says why and what to do."""
 
 
+def _already(environment: Environment, role: str) -> bool:
+    """Whether the caller's credentials are this role's (a session of it)."""
+    try:
+        caller = boto3.client("sts", region_name=environment.region).get_caller_identity()["Arn"]
+    except (BotoCoreError, ClientError):
+        return False
+    return caller.startswith(
+        f"arn:{environment.partition}:sts::{environment.account_id}:assumed-role/{role}/"
+    )
+
+
 def caller_session(environment: Environment) -> boto3.Session:
     """The caller's own credentials, in the environment's region (``approve`` is a person's)."""
     return boto3.Session(region_name=environment.region)
@@ -44,6 +57,8 @@ def assume(environment: Environment, purpose: str) -> boto3.Session:
             f"needs the {purpose} role of account {environment.account_id}"
         )
     arn = environment.arn_of_role(name)
+    if _already(environment, name):  # CI signed in as this role through OIDC
+        return boto3.Session(region_name=environment.region)
     # CloudTrail names the session: the workflow run that applied, when a workflow did.
     run = os.environ.get("GITHUB_RUN_ID", "manual")
     session_name = re.sub(r"[^\w+=,.@-]", "-", f"promote-{purpose}-{environment.name}-{run}")[:64]

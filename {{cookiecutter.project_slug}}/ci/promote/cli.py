@@ -3,6 +3,7 @@
     python -m ci.promote approve --version N --reason "..."   a reviewer approves a dev version
     python -m ci.promote plan --env staging [--comment FILE]  check the pin, list the changes
     python -m ci.promote apply --env staging                  make the account match the pin
+    python -m ci.promote role --env staging --purpose deploy  the role a workflow signs in as
 
 ``plan`` runs on every pull request that touches ``ci/environments/`` (its output becomes the
 pull request's comment); ``apply`` on the merge. Both read the pinned versions in the source
@@ -20,7 +21,7 @@ from pathlib import Path
 from {{ cookiecutter.package_name }}_pipeline.config import ConfigError, PipelineConfig
 
 from . import endpoints, packages
-from .accounts import PromotionError, assume, caller_session
+from .accounts import ROLE_SETTINGS, PromotionError, assume, caller_session
 from .pins import PINS_DIR, Pin, load_pin
 
 #: Seconds apply waits for the endpoint beyond the pin's deployment timeout.
@@ -156,6 +157,20 @@ def approve(args, log) -> list[str]:
     return [f"approved {arn}"]
 
 
+def role(args, log) -> list[str]:
+    """The ARN of an environment's role: what a workflow signs in as."""
+    config = PipelineConfig.load(args.config, environment=args.env)
+    environment = config.environment(args.env)
+    name = getattr(environment, ROLE_SETTINGS[args.purpose])
+    if not name:
+        raise PromotionError(
+            f"pipeline.toml's [environments.{args.env}] has no {ROLE_SETTINGS[args.purpose]}"
+        )
+    arn = environment.arn_of_role(name)
+    log(f"arn={arn}\nregion={environment.region}" if args.github_output else arn)
+    return []
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m ci.promote", description=__doc__.split("\n")[0])
     main.add_argument("--config", type=Path, default=CONFIG_FILE, help="pipeline.toml")
@@ -165,6 +180,12 @@ def parser() -> argparse.ArgumentParser:
     approving.add_argument("--version", type=int, required=True)
     approving.add_argument("--reason", required=True, help="why: kept as ApprovalDescription")
     approving.add_argument("--source", default="dev", help="the registry's environment")
+    roles = commands.add_parser("role", help="print an environment's role ARN (for workflows)")
+    roles.add_argument("--env", required=True)
+    roles.add_argument("--purpose", choices=sorted(ROLE_SETTINGS), required=True)
+    roles.add_argument(
+        "--github-output", action="store_true", help="as arn= and region= lines for $GITHUB_OUTPUT"
+    )
     for name, text in (("plan", "check a pin and list changes"), ("apply", "apply a pin")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--env", required=True, help="the environment (its pin file)")
@@ -180,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     try:
-        result = {"approve": approve, "plan": plan, "apply": apply}[args.command](args, log)
+        commands = {"approve": approve, "plan": plan, "apply": apply, "role": role}
+        result = commands[args.command](args, log)
     except (PromotionError, ConfigError) as error:
         print(f"promotion stopped: {error}", file=sys.stderr)
         if getattr(args, "comment", None):
