@@ -24,6 +24,7 @@ MODULES = [
     "sagemaker_runtime",
     "transform_jobs",
     "cloudwatch_alarms",
+    "web_identity",
 ]
 
 
