@@ -37,8 +37,15 @@ def local_aws(tmp_path_factory):
     """A local AWS for the whole session (each test uses its own bucket or names)."""
     from local_aws.process import LocalAWSProcess
 
-    state = tmp_path_factory.mktemp("local-aws") / "state"
-    process = LocalAWSProcess(state_dir=state, config=PROJECT_ROOT / "pipeline.toml")
+    folder = tmp_path_factory.mktemp("local-aws")
+    # The OIDC issuers' keys it trusts (none yet): tests that sign tokens add theirs.
+    (folder / "jwks.json").write_text("{}")
+    process = LocalAWSProcess(
+        state_dir=folder / "state",
+        config=PROJECT_ROOT / "pipeline.toml",
+        env={"LOCAL_AWS_OIDC_JWKS": str(folder / "jwks.json")},
+    )
+    process.oidc_keys = folder / "jwks.json"
     process.start()
     yield process
     process.stop()

@@ -13,22 +13,25 @@ from {{ cookiecutter.package_name }}_pipeline.registry import model_kind
 from tools.project import PROJECT_ROOT
 
 TEMPLATE = PROJECT_ROOT / "ci" / "infrastructure" / "pipeline.yaml"
+PROMOTION_TEMPLATE = PROJECT_ROOT / "ci" / "infrastructure" / "promotion.yaml"
 
 
 def stack_name(config) -> str:
     return f"{config.slug}-pipeline"
 
 
-def stack_parameters(config) -> list[dict]:
+def stack_parameters(config, environment=None) -> list[dict]:
+    """pipeline.yaml's parameters for an environment (default: the one the config runs in)."""
+    env = environment or config.env
     kind = model_kind(config)  # the registry group's tags: what its models predict
     values = {
         "ProjectSlug": config.slug,
-        "ArtifactBucketName": config.env.bucket,
+        "ArtifactBucketName": env.bucket,
         "RawDataPrefix": config.data.raw_prefix,
         "RawDataQueueName": config.data.raw_data_queue,
         "ApprovalEventsQueueName": config.registry.approval_events_queue,
         "TopicName": config.notifications.topic_name,
-        "SageMakerRoleName": config.env.role_name,
+        "SageMakerRoleName": env.role_name,
         "ModelPackageGroupName": config.registry.model_package_group,
         "ProblemType": kind["problem_type"],
         "TargetColumn": kind["target_column"],
@@ -36,9 +39,41 @@ def stack_parameters(config) -> list[dict]:
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
 
 
-def deploy(cloudformation, config, timeout: float = 120) -> dict:
+def promotion_parameters(
+    config, environment, source, targets, key_arn: str, repository: str
+) -> list[dict]:
+    """promotion.yaml's parameters for ``environment`` (pipeline.toml names throughout)."""
+    target = environment.name != source.name
+    values = {
+        "AccountRole": "target" if target else "source",
+        "EnvironmentName": environment.name,
+        "ProjectSlug": config.slug,
+        "GitHubRepository": repository,
+        "SourceAccountId": source.account_id,
+        "StagingAccountId": targets["staging"].account_id,
+        "ProdAccountId": targets["prod"].account_id,
+        "ArtifactBucketName": environment.bucket,
+        "ArtifactKeyArn": key_arn,
+        "SageMakerRoleName": environment.role_name,
+        "ModelPackageGroupName": config.registry.model_package_group,
+        "RegistryReadRoleName": source.registry_read_role_name,
+        "PlanRoleName": targets["staging"].plan_role_name,
+        "DeployRoleName": targets["staging"].deploy_role_name,
+    }
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+
+
+def deploy(
+    cloudformation,
+    config,
+    timeout: float = 120,
+    *,
+    name: str | None = None,
+    template=TEMPLATE,
+    parameters: list[dict] | None = None,
+) -> dict:
     """Create the stack unless it exists; return its outputs."""
-    name = stack_name(config)
+    name = name or stack_name(config)
     try:
         stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     except cloudformation.exceptions.ClientError as error:
@@ -46,8 +81,8 @@ def deploy(cloudformation, config, timeout: float = 120) -> dict:
             raise
         cloudformation.create_stack(
             StackName=name,
-            TemplateBody=TEMPLATE.read_text(),
-            Parameters=stack_parameters(config),
+            TemplateBody=template.read_text(),
+            Parameters=parameters if parameters is not None else stack_parameters(config),
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
         deadline = time.monotonic() + timeout

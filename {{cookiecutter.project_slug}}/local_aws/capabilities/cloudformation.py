@@ -7,6 +7,8 @@ template's properties, intrinsic functions already resolved. A type without a cl
 with a warning, yet the stack still ends ``CREATE_COMPLETE``. This module adds classes to that map:
 
 - ``AWS::SQS::QueuePolicy`` (missing in moto): sets the policy on each queue it names.
+- ``AWS::IAM::OIDCProvider`` (missing in moto): creates the account's OpenID Connect provider
+  (``Url``, ``ClientIdList``, ``ThumbprintList``); ``Ref`` and ``GetAtt Arn`` are its ARN.
 - ``AWS::SageMaker::ModelPackageGroup`` (missing in moto): creates the group in the SageMaker
   backend; ``Ref`` is its ARN, ``GetAtt`` gives ``ModelPackageGroupArn``, ``CreationTime`` and
   ``ModelPackageGroupStatus``, as on AWS.
@@ -23,6 +25,10 @@ with a warning, yet the stack still ends ``CREATE_COMPLETE``. This module adds c
 - ``AWS::KMS::Key`` (moto keeps the ``KeyPolicy`` object as is, and cannot update a key): stores
   it as the JSON document ``GetKeyPolicy`` returns, and updates policy, description and rotation
   in place as AWS does.
+
+In YAML templates, ``!Condition Name`` (a condition inside ``Fn::And``, ``Fn::Or`` or
+``Fn::Not``) means ``{"Condition": Name}``, as on AWS: moto reads it as an unknown
+``Fn::Condition`` and the condition as false.
 
 On ``UpdateStack`` moto re-applies a resource whose template changed or that refers with ``Ref``
 to a parameter whose value changed; here a parameter named inside ``Fn::Sub`` counts too.
@@ -49,11 +55,14 @@ import json
 import re
 from typing import Any
 
+from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
+from moto.cloudformation import responses as cloudformation_responses
+from moto.cloudformation import utils as cloudformation_utils
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 from moto.events.models import Rule, events_backends
-from moto.iam.models import Role
+from moto.iam.models import Role, iam_backends
 from moto.kms.models import Key
 from moto.s3.models import FakeBucket, s3_backends
 from moto.sagemaker.exceptions import ConflictException
@@ -75,6 +84,17 @@ def install(context: Context) -> None:
         model_map[model.cloudformation_type()] = model
     patch(parsing, "get_references_from_template", lambda _original: _parameter_references)
     patch(Rule, "delete", _delete_live_rule)
+    for module in (cloudformation_utils, cloudformation_models, cloudformation_responses):
+        patch(module, "yaml_tag_constructor", _condition_tag)
+
+
+def _condition_tag(original):
+    def yaml_tag_constructor(loader: Any, tag: Any, node: Any) -> Any:
+        if tag == "!Condition":
+            return {"Condition": node.value}
+        return original(loader, tag, node)
+
+    return yaml_tag_constructor
 
 
 def _delete_live_rule(original):
@@ -111,6 +131,58 @@ def _parameter_references(node: Any) -> list[str]:
     if isinstance(text, str):
         names += _SUB_VARIABLE.findall(text)
     return names + [name for value in node.values() for name in _parameter_references(value)]
+
+
+class OIDCProviderResource(CloudFormationModel):
+    """``AWS::IAM::OIDCProvider``: the account's OpenID Connect identity provider."""
+
+    def __init__(self, arn: str, account_id: str):
+        self.arn = self.physical_resource_id = arn
+        self.account_id = account_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::IAM::OIDCProvider"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Arn":
+            return self.arn
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> OIDCProviderResource:
+        properties = cloudformation_json["Properties"]
+        backend = iam_backends[account_id][get_partition(region_name)]
+        provider = backend.create_open_id_connect_provider(
+            properties["Url"],
+            properties.get("ThumbprintList", []),
+            properties.get("ClientIdList", []),
+            properties.get("Tags", []),
+        )
+        return cls(provider.arn, account_id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        iam_backends[account_id][get_partition(region_name)].delete_open_id_connect_provider(
+            self.arn
+        )
+
+    def is_created(self) -> bool:
+        return True
 
 
 class QueuePolicyResource(CloudFormationModel):

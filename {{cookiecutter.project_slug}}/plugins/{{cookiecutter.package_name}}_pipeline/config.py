@@ -75,6 +75,12 @@ class ProjectSettings:
     slug: str
     package: str
     owner_email: str
+    #: The GitHub repository (owner/name) whose workflows promote: the roles trust only it.
+    repository: str = ""
+
+    def __post_init__(self):
+        if self.repository and not re.fullmatch(r"[\w.-]+/[\w.-]+", self.repository):
+            raise ValueError(f"repository {self.repository!r} is not owner/name")
 
 
 @dataclass(frozen=True)

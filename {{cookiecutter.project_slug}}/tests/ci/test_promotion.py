@@ -19,6 +19,8 @@ import uuid
 import boto3
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ci.promote.cli import main
 from {{ cookiecutter.package_name }} import evaluate, inference
@@ -26,8 +28,10 @@ from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
 from {{ cookiecutter.package_name }}_pipeline.packaging import source_tarball
 from {{ cookiecutter.package_name }}_pipeline.registry import with_digests
 
+from tests.local_aws.test_web_identity import ISSUER, jwk, token
 from tests.ml_runs import train_pipeline
-from tests.support import CONFIG, PROJECT_ROOT, SAGEMAKER_TRUST, create_bucket
+from tests.support import CONFIG, PROJECT_ROOT, create_bucket
+from tools import infrastructure
 from tools.local_run import AWS, prepare_account
 
 pytestmark = pytest.mark.timeout(900)
@@ -37,12 +41,6 @@ PROBLEM = CONFIG["data"]["problem_type"]
 TARGET = CONFIG["data"]["target_column"]
 METRIC = CONFIG["training"]["primary_metric"]
 DEV_BUCKET = f"promotion-tests-{uuid.uuid4().hex[:8]}"
-ANY_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-)
 
 
 def in_account(endpoint_url: str, account: str, region: str) -> boto3.Session:
@@ -65,28 +63,41 @@ def config() -> PipelineConfig:
 
 @pytest.fixture(scope="module")
 def accounts(local_aws, config):
-    """Each account's session, with what the infrastructure template creates in it."""
-    prepare_account(AWS(local_aws.endpoint_url))  # dev: the pipeline's stack, as in the demo
-    sessions = {}
-    for name in ("dev", "staging", "prod"):
-        env = config.environment(name)
+    """Each account's session, with what ci/infrastructure's templates create in it: the
+    pipeline stack everywhere, the promotion stack (the roles) in staging and prod, then dev."""
+    sessions, keys = {}, {}
+    environments = {name: config.environment(name) for name in ("dev", "staging", "prod")}
+    targets = {name: environments[name] for name in ("staging", "prod")}
+    for name in ("staging", "prod", "dev"):  # IAM wants the roles dev's trusts to exist first
+        env = environments[name]
         session = in_account(local_aws.endpoint_url, env.account_id, env.region)
-        iam, s3 = session.client("iam", endpoint_url=local_aws.endpoint_url), None
-        # In dev the infrastructure stack's own (which other tests deploy) are left to it.
-        roles = {env.role_name: SAGEMAKER_TRUST} if name != "dev" else {}
-        for role in (env.registry_read_role_name, env.plan_role_name, env.deploy_role_name):
-            if role:
-                roles[role] = ANY_TRUST
-        for role, trust in roles.items():
-            with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-                iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
-        s3 = session.client("s3", endpoint_url=local_aws.endpoint_url)
-        # Versions are registered from a bucket of the tests' own (the dev bucket is the
-        # infrastructure stack's, which other tests deploy); the others receive the copies.
-        bucket = DEV_BUCKET if name == "dev" else env.bucket
-        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-            create_bucket(s3, bucket)
+        cloudformation = session.client("cloudformation", endpoint_url=local_aws.endpoint_url)
+        if name == "dev":
+            prepare_account(AWS(local_aws.endpoint_url))  # as the demo does
+            outputs = infrastructure.deploy(cloudformation, config)
+        else:
+            outputs = infrastructure.deploy(
+                cloudformation, config, parameters=infrastructure.stack_parameters(config, env)
+            )
+        keys[name] = outputs["ArtifactKeyArn"]
+        infrastructure.deploy(
+            cloudformation,
+            config,
+            name=f"{config.slug}-promotion",
+            template=infrastructure.PROMOTION_TEMPLATE,
+            parameters=infrastructure.promotion_parameters(
+                config,
+                env,
+                environments["dev"],
+                targets,
+                keys[name],
+                config.project.repository,
+            ),
+        )
         sessions[name] = session
+    s3 = sessions["dev"].client("s3", endpoint_url=local_aws.endpoint_url)
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        create_bucket(s3, DEV_BUCKET)  # versions are registered from the tests' own bucket
     return sessions
 
 
@@ -487,3 +498,59 @@ def test_the_command_line_runs_as_ci_runs_it(local_aws, promote):
     )
     assert finished.returncode == 1
     assert "promotion stopped" in finished.stderr and "'qa' has no pin file" in finished.stderr
+
+
+def test_a_pull_requests_identity_plans_and_only_its_environments_deploys(
+    local_aws, accounts, config, promote
+):
+    """The roles of ci/infrastructure/promotion.yaml, signed into with GitHub OIDC tokens."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    local_aws.oidc_keys.write_text(json.dumps({ISSUER: {"keys": [jwk(key, "github")]}}))
+    repository, staging, prod = (
+        config.project.repository,
+        config.environment("staging"),
+        config.environment("prod"),
+    )
+    sts = boto3.client("sts", endpoint_url=local_aws.endpoint_url, region_name=staging.region)
+
+    def sign_in(role_arn: str, sub: str) -> dict:
+        return sts.assume_role_with_web_identity(
+            RoleArn=role_arn, RoleSessionName="github", WebIdentityToken=token(key, sub)
+        )["Credentials"]
+
+    pull_request, environment = f"repo:{repository}:pull_request", f"repo:{repository}:environment"
+    plan = sign_in(staging.arn_of_role(staging.plan_role_name), pull_request)
+    assert sign_in(staging.arn_of_role(staging.deploy_role_name), f"{environment}:staging")
+    for role, sub in (
+        (staging.arn_of_role(staging.deploy_role_name), pull_request),
+        (prod.arn_of_role(prod.deploy_role_name), f"{environment}:staging"),
+        (staging.arn_of_role(staging.plan_role_name), "repo:someone/fork:pull_request"),
+    ):
+        with pytest.raises(ClientError, match="AccessDenied"):
+            sign_in(role, sub)
+
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ci.promote",
+            "--pins",
+            str(promote.pins),
+            "plan",
+            "--env",
+            "staging",
+        ],
+        cwd=PROJECT_ROOT,
+        env={
+            **os.environ,
+            "AWS_ENDPOINT_URL": local_aws.endpoint_url,
+            "AWS_ACCESS_KEY_ID": plan["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": plan["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": plan["SessionToken"],
+            "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr

@@ -86,7 +86,9 @@ def test_the_roles_a_workflow_signs_in_as_come_from_pipeline_toml(path):
             if not found:
                 continue
             for environment in matrix:
-                args = found.group(1).replace("${{ matrix.environment }}", str(environment))
+                args = re.sub(
+                    r"\$\{\{ *matrix\.environment *\}\}", str(environment), found.group(1)
+                )
                 result = subprocess.run(
                     [sys.executable, "-m", "ci.promote", *args.split()],
                     cwd=PROJECT_ROOT,

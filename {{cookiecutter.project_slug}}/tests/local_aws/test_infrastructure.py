@@ -417,3 +417,46 @@ def test_an_approval_change_reaches_the_approval_events_queue(aws_client, stack)
     assert event["detail"]["ModelPackageGroupName"] == group
     assert event["detail"]["ModelApprovalStatus"] == "Approved"
     assert "IamIdentity" in event["detail"]["LastModifiedBy"]
+
+
+# --- the promotion roles ------------------------------------------------------------------------
+
+PROMOTION_TEMPLATE = PROJECT_ROOT / "ci" / "infrastructure" / "promotion.yaml"
+
+
+def test_promotion_template_passes_cfn_lint():
+    problems = lint(PROMOTION_TEMPLATE.read_text(), regions=[REGION])
+
+    assert not problems, "\n".join(str(problem) for problem in problems)
+
+
+def test_promotion_template_defaults_are_the_names_in_pipeline_toml():
+    parameters = loads(PROMOTION_TEMPLATE.read_text())["Parameters"]
+    environments = CONFIG["environments"]
+
+    assert {
+        key: parameters[key]["Default"]
+        for key in (
+            "ProjectSlug",
+            "ModelPackageGroupName",
+            "RegistryReadRoleName",
+            "PlanRoleName",
+            "DeployRoleName",
+            "SageMakerRoleName",
+            "SourceAccountId",
+            "StagingAccountId",
+            "ProdAccountId",
+        )
+    } == {
+        "ProjectSlug": CONFIG["project"]["slug"],
+        "ModelPackageGroupName": CONFIG["registry"]["model_package_group"],
+        "RegistryReadRoleName": environments["dev"]["registry_read_role_name"],
+        "PlanRoleName": environments["staging"]["plan_role_name"],
+        "DeployRoleName": environments["staging"]["deploy_role_name"],
+        "SageMakerRoleName": environments["dev"]["role_name"],
+        "SourceAccountId": environments["dev"]["account_id"],
+        "StagingAccountId": environments["staging"]["account_id"],
+        "ProdAccountId": environments["prod"]["account_id"],
+    }
+    assert environments["prod"]["plan_role_name"] == environments["staging"]["plan_role_name"]
+    assert environments["prod"]["deploy_role_name"] == environments["staging"]["deploy_role_name"]
