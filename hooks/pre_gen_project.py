@@ -42,8 +42,8 @@ PROJECT_MODULES = frozenset(
         "tools",
         "airflow", "attrs", "boto3", "botocore", "cfnlint", "cryptography", "fastapi",
         "great_expectations", "gunicorn", "mlflow", "moto", "numpy", "pandas", "playwright",
-        "psutil", "pyarrow", "pytest", "regex", "sagemaker", "sagemaker_training", "scipy", "shap",
-        "sklearn", "test", "werkzeug", "xgboost",
+        "psutil", "pyarrow", "pytest", "regex", "requests", "sagemaker", "sagemaker_training",
+        "scipy", "shap", "sklearn", "test", "werkzeug", "xgboost", "yaml",
         # script mode and the model server import the package's modules by their own names
         # (train.py: features; serve: inference)
         "features", "inference", "metrics",

@@ -92,6 +92,10 @@ class Capability:
     #: Extra routes: path prefix → ``factory(context)`` returning a WSGI app. They are served
     #: under the state lock, and the capability's ``persists`` saved after each request.
     routes: Mapping[str, Callable[[Context], WsgiApp]] = field(default_factory=dict)
+    #: Called with every request's WSGI environ once the request checks passed, before it is
+    #: served (``identify(environ)`` says what it asks, where the checks know): to record, never
+    #: to answer. It must be quick; it runs on the request path.
+    observe: Callable[[Context, dict], None] | None = None
 
 
 def load_extra(setting: str | None = None) -> list[Capability]:

@@ -31,6 +31,23 @@ log = logging.getLogger(__name__)
 HEALTH_PATH = "/_local_aws/health"
 
 
+class ObservingMiddleware:
+    """Shows each request to the capabilities that observe requests, then serves it."""
+
+    def __init__(self, app, context, observers):
+        self.app = app
+        self.context = context
+        self.observers = observers
+
+    def __call__(self, environ, start_response):
+        for observe in self.observers:
+            try:
+                observe(self.context, environ)
+            except Exception:  # an observer's fault must not fail the request
+                log.exception("a request observer failed")
+        return self.app(environ, start_response)
+
+
 class PersistingMiddleware:
     """Runs each changing request under the state lock and saves what it touched.
 
@@ -201,6 +218,9 @@ class LocalAWS:
 
         app = DomainDispatcherApplication(create_backend_app)
         app = PersistingMiddleware(app, self.store, identify, self.capabilities)
+        observers = [c.observe for c in self.capabilities if c.observe]
+        if observers:
+            app = ObservingMiddleware(app, self.context, observers)
         app = ValidatingMiddleware(app)
         routes = {
             prefix: (factory(self.context), capability.persists)

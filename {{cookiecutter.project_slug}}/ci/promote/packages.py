@@ -244,11 +244,11 @@ def copy_version(
     if existing:
         _describe_approval(sagemaker, existing, source)  # an interrupted run may not have
         return existing, False
+    _ensure_group(sagemaker, group, environment)
     prefix = f"s3://{environment.bucket}/{slug}/packages/{group}/{version}"
     moved = {file.uri: f"{prefix}/{file.role}" for file in files}
     for file in files:
         _copy_file(source_s3, s3, file, moved[file.uri], environment, log)
-    _ensure_group(sagemaker, group, source)
     request = _copy_request(source, moved, environment)
     arn = sagemaker.create_model_package(**request)["ModelPackageArn"]
     _describe_approval(sagemaker, arn, source)
@@ -298,16 +298,17 @@ def _copy_file(source_s3, target_s3, file: PackageFile, uri: str, environment, l
     log(f"  copied {file.role} to {uri}")
 
 
-def _ensure_group(sagemaker, group: str, source: dict) -> None:
+def _ensure_group(sagemaker, group: str, environment: Environment) -> None:
+    """The target's group is its infrastructure's (pipeline.yaml): the deploy role makes none."""
     try:
         sagemaker.describe_model_package_group(ModelPackageGroupName=group)
     except ClientError as error:
         if not not_found(error):
             raise
-        sagemaker.create_model_package_group(
-            ModelPackageGroupName=group,
-            ModelPackageGroupDescription="Approved versions promoted from the training account",
-        )
+        raise PromotionError(
+            f"{environment.name} has no model package group {group}: deploy "
+            "ci/infrastructure/pipeline.yaml to its account first"
+        ) from error
 
 
 def _copy_request(source: dict, moved: dict[str, str], environment: Environment) -> dict:

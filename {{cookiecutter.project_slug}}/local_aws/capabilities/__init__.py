@@ -25,6 +25,7 @@ MODULES = [
     "transform_jobs",
     "cloudwatch_alarms",
     "web_identity",
+    "role_actions",
 ]
 
 

@@ -19,7 +19,9 @@ import uuid
 import boto3
 import pandas as pd
 import pytest
+import requests
 from botocore.exceptions import ClientError
+from cfnlint.decode.cfn_yaml import loads
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ci.promote.cli import main
@@ -30,7 +32,7 @@ from {{ cookiecutter.package_name }}_pipeline.registry import with_digests
 
 from tests.local_aws.test_web_identity import ISSUER, jwk, token
 from tests.ml_runs import train_pipeline
-from tests.support import CONFIG, PROJECT_ROOT, create_bucket
+from tests.support import CONFIG, PROJECT_ROOT
 from tools import infrastructure
 from tools.local_run import AWS, prepare_account
 
@@ -40,7 +42,6 @@ GROUP = CONFIG["registry"]["model_package_group"]
 PROBLEM = CONFIG["data"]["problem_type"]
 TARGET = CONFIG["data"]["target_column"]
 METRIC = CONFIG["training"]["primary_metric"]
-DEV_BUCKET = f"promotion-tests-{uuid.uuid4().hex[:8]}"
 
 
 def in_account(endpoint_url: str, account: str, region: str) -> boto3.Session:
@@ -95,9 +96,6 @@ def accounts(local_aws, config):
             ),
         )
         sessions[name] = session
-    s3 = sessions["dev"].client("s3", endpoint_url=local_aws.endpoint_url)
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        create_bucket(s3, DEV_BUCKET)  # versions are registered from the tests' own bucket
     return sessions
 
 
@@ -177,7 +175,8 @@ def register(accounts, local_aws, config, trained, name: str, status: str) -> st
     run, evaluation = trained[name]
     s3 = client(accounts, local_aws, "dev", "s3")
     sm = client(accounts, local_aws, "dev", "sagemaker")
-    bucket, prefix = DEV_BUCKET, f"promotion/{uuid.uuid4().hex[:8]}"
+    bucket = config.environment("dev").bucket  # the pipeline stack's: KMS-encrypted
+    prefix = f"{config.slug}/promotion-tests/{uuid.uuid4().hex[:8]}"
     files = {
         "model.tar.gz": (run.model_archive_dir / "model.tar.gz").read_bytes(),
         "source.tar.gz": source_tarball(PROJECT_ROOT / config.package),
@@ -520,7 +519,7 @@ def test_a_pull_requests_identity_plans_and_only_its_environments_deploys(
 
     pull_request, environment = f"repo:{repository}:pull_request", f"repo:{repository}:environment"
     plan = sign_in(staging.arn_of_role(staging.plan_role_name), pull_request)
-    assert sign_in(staging.arn_of_role(staging.deploy_role_name), f"{environment}:staging")
+    deploy = sign_in(staging.arn_of_role(staging.deploy_role_name), f"{environment}:staging")
     for role, sub in (
         (staging.arn_of_role(staging.deploy_role_name), pull_request),
         (prod.arn_of_role(prod.deploy_role_name), f"{environment}:staging"),
@@ -529,28 +528,59 @@ def test_a_pull_requests_identity_plans_and_only_its_environments_deploys(
         with pytest.raises(ClientError, match="AccessDenied"):
             sign_in(role, sub)
 
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ci.promote",
-            "--pins",
-            str(promote.pins),
-            "plan",
-            "--env",
-            "staging",
-        ],
-        cwd=PROJECT_ROOT,
-        env={
-            **os.environ,
-            "AWS_ENDPOINT_URL": local_aws.endpoint_url,
-            "AWS_ACCESS_KEY_ID": plan["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": plan["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": plan["SessionToken"],
-            "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert finished.returncode == 0, finished.stderr
+    for command, credentials in (("plan", plan), ("apply", deploy)):  # as the workflow's jobs
+        finished = subprocess.run(
+            [sys.executable, "-m", "ci.promote", "--pins", str(promote.pins), command]
+            + ["--env", "staging"],
+            cwd=PROJECT_ROOT,
+            env={
+                **os.environ,
+                "AWS_ENDPOINT_URL": local_aws.endpoint_url,
+                "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": credentials["SessionToken"],
+                "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert finished.returncode == 0, finished.stderr
+
+
+#: Granted actions the tests above cannot make a role use, each with why the role needs it.
+NEEDED_BEYOND_THE_TESTS = {
+    "DeployRole": {"kms:Decrypt": "multipart uploads (artifacts over 8 MB) decrypt their parts"},
+}
+
+
+def granted_actions(role: str) -> set[str]:
+    resources = loads(infrastructure.PROMOTION_TEMPLATE.read_text())["Resources"]
+    actions = set()
+    for policy in resources[role]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def test_each_promotion_role_is_granted_exactly_what_promotion_used(local_aws, config):
+    """Least privilege, measured: the actions the roles' sessions needed in this module's tests
+    (run before it) against promotion.yaml's policies."""
+    used: dict[str, set[str]] = {}
+    recorded = requests.get(f"{local_aws.endpoint_url}/_local_aws/role-actions", timeout=10).json()
+    names = {
+        "RegistryReadRole": config.environment("dev").registry_read_role_name,
+        "PlanRole": config.environment("staging").plan_role_name,
+        "DeployRole": config.environment("staging").deploy_role_name,
+    }
+    for role, name in names.items():
+        used[role] = {
+            a for arn, acts in recorded.items() if arn.endswith(f":role/{name}") for a in acts
+        }
+    for role in names:
+        granted = granted_actions(role)
+        assert not [action for action in granted if "*" in action], role
+        assert used[role] - granted == set(), f"{role} used actions it is not granted"
+        unused = granted - used[role] - set(NEEDED_BEYOND_THE_TESTS.get(role, {}))
+        assert unused == set(), f"{role} is granted actions promotion never used"
