@@ -115,6 +115,13 @@ class LiveEndpoint:
             time.sleep(0.05)
         self.stop()
 
+    def drain_and_stop_nothing(self, timeout: float = INVOCATION_TIMEOUT) -> None:
+        """Wait for the requests in flight to end, stopping nothing (their servers are
+        another endpoint's: a traffic shift's two fleets)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop()
@@ -135,6 +142,8 @@ class Hosting:
         #: Asynchronous requests per endpoint: the queue outlives config changes.
         self.queues: dict[tuple[str, str, str], AsyncQueue] = {}
         self.stopping = False
+        #: Fleets a deployment replaced, waiting out their termination wait.
+        self.retiring: list[LiveEndpoint] = []
         self._deploys: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -180,6 +189,24 @@ class Hosting:
         elif queue is not None:
             self.queues.pop(key).close()
 
+    def retire(self, split: LiveEndpoint, fleet: LiveEndpoint, wait: float) -> None:
+        """Stop ``fleet`` once ``wait`` seconds have passed and the requests the shifting
+        endpoint (``split``) had in flight have ended; ``stop_all`` stops it sooner."""
+        with self._lock:
+            self.retiring.append(fleet)
+
+        def retire() -> None:
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and not self.stopping:
+                time.sleep(0.2)
+            split.drain_and_stop_nothing()
+            fleet.drain_and_stop()
+            with self._lock:
+                if fleet in self.retiring:
+                    self.retiring.remove(fleet)
+
+        threading.Thread(target=retire, daemon=True).start()
+
     def start_deploy(self, target, *args) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)
         with self._lock:
@@ -196,6 +223,8 @@ class Hosting:
             queue.close()
         with self._lock:
             endpoints, self.live = list(self.live.values()), {}
+            endpoints += self.retiring
+            self.retiring = []
         for live in endpoints:
             live.stop()
 
@@ -392,8 +421,12 @@ def _shift_traffic(context, account, region, name, token, endpoint, config, gree
 
     with context.lock:
         blue = places.get(account, region, name)
-        if not still_ours() or blue is None or set(blue.servers) != set(green.servers):
+        if not still_ours():
             green.stop()
+            return
+        if blue is None or set(blue.servers) != set(green.servers):
+            green.stop()
+            _abandon(context, endpoint, "The serving fleet changed before traffic could shift.")
             return
         split = LiveEndpoint(blue.config_name, data_capture=blue.data_capture)
         split.servers = {
@@ -410,9 +443,9 @@ def _shift_traffic(context, account, region, name, token, endpoint, config, gree
         }
         context.store.save(["sagemaker"])
     reason = None
-    for share in shift.shares:
-        for variant in split.servers.values():
-            variant.share = share
+    for step in range(len(shift.steps)):
+        for variant_name, variant in split.servers.items():
+            variant.share = shift.share(variant_name, step)
         reason = _bake(context, account, region, shift, started, still_ours)
         if reason:
             break
@@ -422,20 +455,8 @@ def _shift_traffic(context, account, region, name, token, endpoint, config, gree
         if reason is None:
             _put_in_service(context, account, region, endpoint, config, green, "update")
         else:
-            endpoint.endpoint_status = "RollingBack"
-            context.store.save(["sagemaker"])
-    if reason is None:
-
-        def retire_blue() -> None:
-            time.sleep(shift.termination_wait_seconds)
-            blue.drain_and_stop()
-
-        threading.Thread(target=retire_blue, daemon=True).start()
-        return
-    for variant in split.servers.values():
-        variant.share = 0.0
-    with context.lock:
-        if still_ours():
+            for variant in split.servers.values():
+                variant.share = 0.0
             places.put(account, region, name, blue)
             endpoint.endpoint_status = "InService"
             endpoint.failure_reason = reason
@@ -443,7 +464,18 @@ def _shift_traffic(context, account, region, name, token, endpoint, config, gree
             endpoint.pending_deployment_summary = None
             endpoint.last_modified_time = utcnow()
             context.store.save(["sagemaker"])
-    green.drain_and_stop()
+    retired, wait = (blue, shift.termination_wait_seconds) if reason is None else (green, 0.0)
+    places.retire(split, retired, wait)
+
+
+def _abandon(context, endpoint, reason: str) -> None:
+    """An update that cannot go on: the endpoint stays on what serves it (under the lock)."""
+    endpoint.endpoint_status = "InService"
+    endpoint.failure_reason = reason
+    endpoint.pending_config = None
+    endpoint.pending_deployment_summary = None
+    endpoint.last_modified_time = utcnow()
+    context.store.save(["sagemaker"])
 
 
 def _bake(context, account, region, shift, started, still_ours) -> str | None:

@@ -11,19 +11,21 @@ token is checked the way STS checks it before any credentials are given:
 - the token has not expired (``exp``);
 - the role exists and its trust policy allows ``sts:AssumeRoleWithWebIdentity`` to that provider
   (``Principal.Federated``), every ``Condition`` met: ``StringEquals`` / ``StringLike`` (``*`` and
-  ``?`` wildcards) and their ``ForAnyValue:`` forms on ``<provider>:aud`` and ``<provider>:sub``.
+  ``?`` wildcards) and their ``ForAnyValue:`` forms on ``<provider>:aud`` and ``<provider>:sub``;
+  a ``Deny`` statement that matches wins.
 
 Refusals carry STS's codes: ``InvalidIdentityToken``, ``ExpiredTokenException``,
-``IDPCommunicationError`` (no trusted keys for the issuer) and ``AccessDenied``. Other condition
+``IDPCommunicationError`` (no trusted keys for the issuer) and ``AccessDenied`` (answered with
+HTTP 400 here, 403 on AWS). Other condition
 keys and operators are not evaluated: a statement that uses them does not match.
 """
 
 from __future__ import annotations
 
 import base64
-import fnmatch
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,9 +98,20 @@ def verified_claims(token: str, keys: dict[str, list[dict]]) -> dict:
     raise Refused("InvalidIdentityToken", "The web identity token's signature is not valid.")
 
 
+def unverified_claims(token: str) -> dict:
+    try:
+        return json.loads(_b64(token.split(".")[1]))
+    except (ValueError, IndexError) as error:
+        raise Refused("InvalidIdentityToken", "The web identity token is not a JWT.") from error
+
+
 def check(token: str, role_arn: str, now: datetime) -> None:
-    """Refuse (``Refused``) unless STS would let this token assume ``role_arn``."""
-    claims = verified_claims(token, trusted_keys())
+    """Refuse (``Refused``) unless STS would let this token assume ``role_arn``.
+
+    In STS's order: the issuer's provider in the account, the signature, the times, the
+    audience, then the role's trust policy.
+    """
+    claims = unverified_claims(token)
     account = role_arn.split(":")[4]
     partition = role_arn.split(":")[1]
     host = str(claims["iss"]).removeprefix("https://").rstrip("/")
@@ -110,6 +123,10 @@ def check(token: str, role_arn: str, now: datetime) -> None:
             "InvalidIdentityToken",
             f"No OpenIDConnect provider found in your account for {claims['iss']}",
         )
+    claims = verified_claims(token, trusted_keys())
+    not_before = datetime.fromtimestamp(float(claims.get("nbf", 0)), UTC)
+    if not_before > now:
+        raise Refused("InvalidIdentityToken", "The token is not valid yet (nbf).")
     expires = datetime.fromtimestamp(float(claims.get("exp", 0)), UTC)
     if expires <= now:
         raise Refused(
@@ -125,11 +142,9 @@ def check(token: str, role_arn: str, now: datetime) -> None:
     role = next((r for r in iam.roles.values() if r.name == role_name), None)
     policy = json.loads(role.assume_role_policy_document) if role else {"Statement": []}
     context = {f"{host}:aud": audiences, f"{host}:sub": [claims.get("sub", "")]}
-    statements = policy.get("Statement", [])
-    if not any(
-        _allows(statement, provider_arn, context)
-        for statement in (statements if isinstance(statements, list) else [statements])
-    ):
+    statements = _listed(policy.get("Statement", []))
+    denied = any(_matches(s, provider_arn, context, "Deny") for s in statements)
+    if denied or not any(_matches(s, provider_arn, context, "Allow") for s in statements):
         raise Refused("AccessDenied", f"Not authorized to perform {ACTION}")
 
 
@@ -137,11 +152,19 @@ def _listed(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _allows(statement: dict, provider_arn: str, context: dict[str, list[str]]) -> bool:
-    if statement.get("Effect") != "Allow":
+def _like(value: str, pattern: str) -> bool:
+    """IAM's ``StringLike``: ``*`` any run of characters, ``?`` one; nothing else is special."""
+    expression = "".join(
+        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
+    )
+    return re.fullmatch(expression, value, flags=re.DOTALL) is not None
+
+
+def _matches(statement: dict, provider_arn: str, context: dict[str, list[str]], effect) -> bool:
+    if statement.get("Effect") != effect:
         return False
     actions = _listed(statement.get("Action", []))
-    if not any(fnmatch.fnmatchcase(ACTION, action) for action in actions):
+    if not any(_like(ACTION, action) for action in actions):
         return False
     principal = statement.get("Principal", {})
     federated = _listed(principal.get("Federated", [])) if isinstance(principal, dict) else []
@@ -153,7 +176,7 @@ def _allows(statement: dict, provider_arn: str, context: dict[str, list[str]]) -
             return False  # not evaluated here: the statement does not match
         for key, expected in tests.items():
             if not any(
-                value == pattern if kind == "StringEquals" else fnmatch.fnmatchcase(value, pattern)
+                value == pattern if kind == "StringEquals" else _like(value, pattern)
                 for value in context.get(key, [])  # the token's claims are single strings
                 for pattern in _listed(expected)
             ):

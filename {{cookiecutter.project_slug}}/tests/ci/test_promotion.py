@@ -176,7 +176,7 @@ def register(accounts, local_aws, config, trained, name: str, status: str) -> st
     s3 = client(accounts, local_aws, "dev", "s3")
     sm = client(accounts, local_aws, "dev", "sagemaker")
     bucket = config.environment("dev").bucket  # the pipeline stack's: KMS-encrypted
-    prefix = f"{config.slug}/promotion-tests/{uuid.uuid4().hex[:8]}"
+    prefix = f"{config.slug}/runs/promotion-tests-{uuid.uuid4().hex[:8]}"  # as a run's files
     files = {
         "model.tar.gz": (run.model_archive_dir / "model.tar.gz").read_bytes(),
         "source.tar.gz": source_tarball(PROJECT_ROOT / config.package),

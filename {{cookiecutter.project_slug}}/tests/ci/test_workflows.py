@@ -68,7 +68,10 @@ def test_promotion_plans_pull_requests_and_applies_staging_then_prod():
     assert "environment" not in jobs["plan"]
     assert jobs["apply-staging"]["environment"] == "staging"
     assert jobs["apply-prod"]["environment"] == "prod"
-    assert jobs["apply-prod"]["needs"] == "apply-staging"
+    # Each environment is applied when the push changed its pin, not otherwise.
+    for name, environment in (("apply-staging", "staging"), ("apply-prod", "prod")):
+        assert jobs[name]["needs"] == "changes"
+        assert jobs[name]["if"] == f"needs.changes.outputs.{environment} == 'true'"
     for name, environment in (("apply-staging", "staging"), ("apply-prod", "prod")):
         assert jobs[name]["concurrency"] == {
             "group": f"promote-{environment}",
