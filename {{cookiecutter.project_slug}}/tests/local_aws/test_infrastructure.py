@@ -7,6 +7,9 @@ names of pipeline.toml (made unique per deployment: the server is shared by the 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import time
 import uuid
 
@@ -93,6 +96,27 @@ def test_template_passes_cfn_lint():
     problems = lint(TEMPLATE.read_text(), regions=[REGION])
 
     assert not problems, "\n".join(str(problem) for problem in problems)
+
+
+CHECKOV = "checkov==3.2.495"
+
+
+def test_templates_pass_checkov_each_skip_justified():
+    """checkov's CloudFormation checks, in an environment of its own (its pins are not ours)."""
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv runs checkov: run the tests through make"
+    result = subprocess.run(
+        [uv, "tool", "run", "--from", CHECKOV, "checkov", "--directory", str(TEMPLATE.parent)]
+        + ["--framework", "cloudformation", "--compact", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in TEMPLATE.parent.glob("*.yaml"):
+        for name, resource in loads(path.read_text())["Resources"].items():
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                assert len(skip.get("comment", "")) > 40, f"{path.name}: {name} skips {skip['id']}"
 
 
 def test_template_defaults_are_the_names_in_pipeline_toml():
