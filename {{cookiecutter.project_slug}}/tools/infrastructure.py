@@ -55,7 +55,7 @@ def promotion_parameters(
         "ArtifactBucketName": environment.bucket,
         "ArtifactKeyArn": key_arn,
         "SageMakerRoleName": environment.role_name,
-        "ModelPackageGroupName": config.registry.model_package_group,
+        "ModelPackageGroupName": config.registry.model_package_group.lower(),  # as in ARNs
         "RegistryReadRoleName": source.registry_read_role_name,
         "PlanRoleName": targets["staging"].plan_role_name,
         "DeployRoleName": targets["staging"].deploy_role_name,

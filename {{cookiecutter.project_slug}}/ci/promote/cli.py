@@ -57,7 +57,8 @@ def source_environment(config: PipelineConfig, pin: Pin):
                 f"{pin.path}: variant {variant.name}'s package is in account {variant.account}, "
                 f"not in {pin.source_environment}'s ({source.account_id})"
             )
-        if variant.group != config.registry.model_package_group:
+        # SageMaker writes the group's name in its ARNs in lower case
+        if variant.group.lower() != config.registry.model_package_group.lower():
             raise PromotionError(
                 f"{pin.path}: variant {variant.name}'s package is in the group {variant.group}, "
                 f"not pipeline.toml's [registry] model_package_group "
@@ -138,7 +139,7 @@ def apply(args, log) -> list[str]:
 def approve(args, log) -> list[str]:
     config = PipelineConfig.load(args.config, environment=args.source)
     source = config.env
-    group = config.registry.model_package_group
+    group = config.registry.model_package_group.lower()  # as SageMaker writes it in ARNs
     arn = (
         f"arn:{source.partition}:sagemaker:{source.region}:{source.account_id}:"
         f"model-package/{group}/{args.version}"

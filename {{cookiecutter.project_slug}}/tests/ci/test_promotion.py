@@ -40,7 +40,6 @@ pytestmark = pytest.mark.timeout(900)
 
 GROUP = CONFIG["registry"]["model_package_group"]
 PROBLEM = CONFIG["data"]["problem_type"]
-TARGET = CONFIG["data"]["target_column"]
 METRIC = CONFIG["training"]["primary_metric"]
 
 
@@ -161,7 +160,7 @@ def trained(tmp_path_factory):
                 "--output-dir",
                 str(work / "evaluation"),
                 "--target-column",
-                TARGET,
+                run.target_column,
                 "--problem-type",
                 PROBLEM,
             ]
@@ -269,13 +268,15 @@ def rows(trained):
         ),
         ({"weight": -1}, {}, "weight must be from 0"),
         ({}, {"capture": {"destination": "s3://elsewhere/capture"}}, "outside staging's bucket"),
-        ({"region": "eu-west-1"}, {}, "not in dev's region"),
+        ({"region": "elsewhere"}, {}, "not in dev's region"),
     ],
 )
 def test_a_pin_file_is_checked_naming_the_file_and_the_key(
     promote, config, variant, tables, expected, capsys
 ):
     region = variant.pop("region", config.env.region)
+    if region == "elsewhere":  # any region but the pipeline's
+        region = "us-west-2" if config.env.region != "us-west-2" else "eu-west-1"
     arn = f"arn:aws:sagemaker:{region}:{config.env.account_id}:model-package/{GROUP}/1"
     pin(promote, "staging", {"name": "primary", "package": arn, **variant}, **tables)
 
@@ -340,7 +341,10 @@ def test_a_rejected_or_unknown_version_is_refused(
     promote, accounts, local_aws, config, trained, status, capsys
 ):
     if status == "unknown":
-        arn = f"arn:aws:sagemaker:us-east-1:{config.env.account_id}:model-package/{GROUP}/999"
+        arn = (
+            f"arn:aws:sagemaker:{config.env.region}:{config.env.account_id}:"
+            f"model-package/{GROUP}/999"
+        )
         expected = "not in dev's registry"
     else:
         arn = register(accounts, local_aws, config, trained, "other", "Rejected")
@@ -500,9 +504,11 @@ def test_the_command_line_runs_as_ci_runs_it(local_aws, promote):
 
 
 def test_a_pull_requests_identity_plans_and_only_its_environments_deploys(
-    local_aws, accounts, config, promote
+    local_aws, accounts, config, promote, trained
 ):
     """The roles of ci/infrastructure/promotion.yaml, signed into with GitHub OIDC tokens."""
+    approved = register(accounts, local_aws, config, trained, "good", "Approved")
+    pin(promote, "staging", {"name": "primary", "package": approved})
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     local_aws.oidc_keys.write_text(json.dumps({ISSUER: {"keys": [jwk(key, "github")]}}))
     repository, staging, prod = (

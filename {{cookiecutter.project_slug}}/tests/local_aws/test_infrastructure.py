@@ -473,7 +473,7 @@ def test_promotion_template_defaults_are_the_names_in_pipeline_toml():
         )
     } == {
         "ProjectSlug": CONFIG["project"]["slug"],
-        "ModelPackageGroupName": CONFIG["registry"]["model_package_group"],
+        "ModelPackageGroupName": CONFIG["registry"]["model_package_group"].lower(),
         "RegistryReadRoleName": environments["dev"]["registry_read_role_name"],
         "PlanRoleName": environments["staging"]["plan_role_name"],
         "DeployRoleName": environments["staging"]["deploy_role_name"],
