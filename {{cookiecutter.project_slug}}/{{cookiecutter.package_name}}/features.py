@@ -66,8 +66,7 @@ class FeatureTransform:
         missing = [column for column in self.raw_columns if column not in table.columns]
         if missing:
             raise ValueError(f"missing feature columns: {', '.join(missing)}")
-        width = sum(len(self.categorical.get(column, [None])) for column in self.raw_columns)
-        matrix = np.empty((len(table), width), dtype=np.float32)
+        matrix = np.empty((len(table), len(self.feature_names)), dtype=np.float32)
         position = 0
         for column in self.raw_columns:
             if column in self.numeric:

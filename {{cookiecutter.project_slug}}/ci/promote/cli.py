@@ -81,14 +81,24 @@ def checked_versions(config: PipelineConfig, pin: Pin, source_session, log) -> d
     return checked
 
 
-def plan(args, log) -> list[str]:
+def pinned(args, log, doing: str):
+    """The config, pin, source and target environments of ``--env``; None for a pin that
+    names no variants (nothing to do: an endpoint already there is left alone)."""
     config, pin = load(args.env, args.pins, args.config)
     source = source_environment(config, pin)
     target = config.environment(pin.environment)
     if not pin.variants:
-        log(f"{pin.path} pins no variants: nothing to deploy to {pin.environment}")
+        log(f"{pin.path} pins no variants: nothing to deploy (an existing endpoint is left alone)")
+        return None
+    log(f"{doing} {pin.environment} ({target.account_id}), endpoint {pin.endpoint}:")
+    return config, pin, source, target
+
+
+def plan(args, log) -> list[str]:
+    found = pinned(args, log, "plan for")
+    if found is None:
         return []
-    log(f"plan for {pin.environment} ({target.account_id}), endpoint {pin.endpoint}:")
+    config, pin, source, target = found
     versions = checked_versions(config, pin, assume(source, "read"), log)
     target_session = assume(target, "plan")
     sagemaker = target_session.client("sagemaker")
@@ -104,13 +114,10 @@ def plan(args, log) -> list[str]:
 
 
 def apply(args, log) -> list[str]:
-    config, pin = load(args.env, args.pins, args.config)
-    source = source_environment(config, pin)
-    target = config.environment(pin.environment)
-    if not pin.variants:
-        log(f"{pin.path} pins no variants: nothing to deploy (an existing endpoint is left alone)")
+    found = pinned(args, log, "apply to")
+    if found is None:
         return []
-    log(f"apply to {pin.environment} ({target.account_id}), endpoint {pin.endpoint}:")
+    config, pin, source, target = found
     source_session = assume(source, "read")
     versions = checked_versions(config, pin, source_session, log)
     target_session = assume(target, "deploy")

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import math
 import random
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from local_aws.capabilities.model_servers import ModelServer
 
@@ -142,7 +141,6 @@ class SplitVariant:
     blue: ModelServer
     green: ModelServer
     share: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def choose(self) -> ModelServer:
         return self.green if random.random() < self.share else self.blue

@@ -107,20 +107,16 @@ class LiveEndpoint:
             with self._count:
                 self.in_flight -= 1
 
-    def drain_and_stop(self, timeout: float = INVOCATION_TIMEOUT) -> None:
-        """Stop once the requests in flight have ended (or after ``timeout``), as AWS drains
-        the old fleet of an updated endpoint."""
+    def drain(self, timeout: float = INVOCATION_TIMEOUT) -> None:
+        """Wait for the requests in flight to end (or ``timeout``), as AWS drains a fleet."""
         deadline = time.monotonic() + timeout
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.stop()
 
-    def drain_and_stop_nothing(self, timeout: float = INVOCATION_TIMEOUT) -> None:
-        """Wait for the requests in flight to end, stopping nothing (their servers are
-        another endpoint's: a traffic shift's two fleets)."""
-        deadline = time.monotonic() + timeout
-        while self.in_flight and time.monotonic() < deadline:
-            time.sleep(0.05)
+    def drain_and_stop(self, timeout: float = INVOCATION_TIMEOUT) -> None:
+        """Stop once the requests in flight have ended: the old fleet of an updated endpoint."""
+        self.drain(timeout)
+        self.stop()
 
     def stop(self) -> None:
         for server in self.servers.values():
@@ -199,7 +195,7 @@ class Hosting:
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline and not self.stopping:
                 time.sleep(0.2)
-            split.drain_and_stop_nothing()
+            split.drain()  # its servers are the two fleets': stop only the one retired
             fleet.drain_and_stop()
             with self._lock:
                 if fleet in self.retiring:
@@ -458,18 +454,14 @@ def _shift_traffic(context, account, region, name, token, endpoint, config, gree
             for variant in split.servers.values():
                 variant.share = 0.0
             places.put(account, region, name, blue)
-            endpoint.endpoint_status = "InService"
-            endpoint.failure_reason = reason
-            endpoint.pending_config = None
-            endpoint.pending_deployment_summary = None
-            endpoint.last_modified_time = utcnow()
-            context.store.save(["sagemaker"])
+            _abandon(context, endpoint, reason)
     retired, wait = (blue, shift.termination_wait_seconds) if reason is None else (green, 0.0)
     places.retire(split, retired, wait)
 
 
 def _abandon(context, endpoint, reason: str) -> None:
-    """An update that cannot go on: the endpoint stays on what serves it (under the lock)."""
+    """An update that did not go through (cannot shift, rolled back): the endpoint is
+    ``InService`` on what serves it, the reason recorded (under the lock)."""
     endpoint.endpoint_status = "InService"
     endpoint.failure_reason = reason
     endpoint.pending_config = None
