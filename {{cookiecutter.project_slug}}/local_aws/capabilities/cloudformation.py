@@ -22,6 +22,8 @@ with a warning, yet the stack still ends ``CREATE_COMPLETE``. This module adds c
 - ``AWS::Events::Rule``: deleting a stack restored after a restart removes the targets of the
   rule EventBridge holds, not of the stack's stale copy (EventBridge refuses to delete a rule
   that still has targets).
+- ``AWS::ECR::Repository`` (moto drops ``RepositoryPolicyText``): sets the repository policy,
+  which lets other accounts pull (on create and on update).
 - ``AWS::KMS::Key`` (moto keeps the ``KeyPolicy`` object as is, and cannot update a key): stores
   it as the JSON document ``GetKeyPolicy`` returns, and updates policy, description and rotation
   in place as AWS does.
@@ -61,6 +63,7 @@ from moto.cloudformation import responses as cloudformation_responses
 from moto.cloudformation import utils as cloudformation_utils
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
+from moto.ecr.models import Repository, ecr_backends
 from moto.events.models import Rule, events_backends
 from moto.iam.models import Role, iam_backends
 from moto.kms.models import Key
@@ -80,7 +83,7 @@ def install(context: Context) -> None:
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()
-    for model in (BucketResource, RoleResource, KeyResource):
+    for model in (BucketResource, RoleResource, KeyResource, RepositoryResource):
         model_map[model.cloudformation_type()] = model
     patch(parsing, "get_references_from_template", lambda _original: _parameter_references)
     patch(Rule, "delete", _delete_live_rule)
@@ -437,6 +440,19 @@ class RoleResource(_ConfiguredFromProperties, Role):
             role.delete_policy(name)
         for name, document in policies.items():
             role.put_policy(name, document)
+
+
+class RepositoryResource(_ConfiguredFromProperties, Repository):
+    """``AWS::ECR::Repository`` with its repository policy."""
+
+    @staticmethod
+    def configure(repository: Repository, properties: dict[str, Any]) -> None:
+        policy = properties.get("RepositoryPolicyText")
+        backend = ecr_backends[repository.account_id][repository.region_name]
+        if policy:
+            backend.set_repository_policy(repository.account_id, repository.name, _as_json(policy))
+        elif repository.policy:
+            backend.delete_repository_policy(repository.account_id, repository.name)
 
 
 def _as_json(document: str | dict) -> str:

@@ -15,7 +15,9 @@ own timestamps, as CloudWatch does:
 - a change of state records AWS's ``StateReason`` and ``StateReasonData``, notifies the SNS
   topics of the new state's actions (``AlarmActions``, ``OKActions``,
   ``InsufficientDataActions``) with CloudWatch's alarm message, and puts a
-  ``CloudWatch Alarm State Change`` event on the account's default EventBridge bus.
+  ``CloudWatch Alarm State Change`` event on the account's default EventBridge bus;
+- ``DescribeAlarmHistory`` (which moto lacks) lists each alarm's state changes, newest first,
+  with AWS's ``HistorySummary`` ("Alarm updated from OK to ALARM") and ``HistoryData``.
 
 Refused, as not emulated: metric-math alarms (``Metrics``), percentile statistics
 (``ExtendedStatistic``) and anomaly-detection comparisons. Composite alarms are stored only.
@@ -32,6 +34,8 @@ from datetime import UTC, datetime, timedelta
 from moto.backends import get_backend
 from moto.cloudwatch.exceptions import ValidationError
 from moto.cloudwatch.models import CloudWatchBackend, Statistics
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult
 
 from local_aws.capability import Capability, Context, patch
 
@@ -305,8 +309,83 @@ class Evaluator:
         self._stop.set()
 
 
+def state_changes(alarm) -> list[dict]:
+    """The alarm's state changes, oldest first, as DescribeAlarmHistory lists them.
+
+    moto keeps, at each change, the state the alarm left and when it had entered it; the state
+    it entered is the next one kept (or the current one)."""
+    left = [entry for entry in alarm.history if entry[0] == "StateUpdate"]
+    entered = [(e[1], e[2], e[3], e[4]) for e in left[1:]] + [
+        (
+            alarm.state_reason,
+            alarm.state_reason_data,
+            alarm.state_value,
+            alarm.state_updated_timestamp,
+        )
+    ]
+    changes = []
+    for (_, old_reason, _, old_value, _), (reason, reason_data, value, moment) in zip(
+        left, entered, strict=True
+    ):
+        data = {
+            "version": "1.0",
+            "oldState": {"stateValue": old_value, "stateReason": old_reason},
+            "newState": {
+                "stateValue": value,
+                "stateReason": reason,
+                "stateReasonData": json.loads(reason_data or "{}"),
+            },
+        }
+        changes.append(
+            {
+                "AlarmName": alarm.name,
+                "AlarmType": "CompositeAlarm" if alarm.rule else "MetricAlarm",
+                "Timestamp": moment,
+                "HistoryItemType": "StateUpdate",
+                "HistorySummary": f"Alarm updated from {old_value} to {value}",
+                "HistoryData": json.dumps(data),
+            }
+        )
+    return changes
+
+
+def _moment(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return _utc(value) if value else None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return _utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
+def _describe_alarm_history(_):
+    def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
+        name = self._get_param("AlarmName")
+        kinds = self._get_param("AlarmTypes") or ["MetricAlarm", "CompositeAlarm"]
+        item_type = self._get_param("HistoryItemType")
+        start, end = _moment(self._get_param("StartDate")), _moment(self._get_param("EndDate"))
+        limit = int(self._get_param("MaxRecords") or 100)
+        if not 1 <= limit <= 100:
+            raise ValidationError("MaxRecords must be from 1 to 100")
+        items = [
+            item
+            for alarm in self.cloudwatch_backend.alarms.values()
+            if name is None or alarm.name == name
+            for item in state_changes(alarm)
+            if item["AlarmType"] in kinds
+            and item_type in (None, "StateUpdate")
+            and (start is None or _utc(item["Timestamp"]) >= start)
+            and (end is None or _utc(item["Timestamp"]) <= end)
+        ]
+        oldest_first = self._get_param("ScanBy") == "TimestampAscending"
+        items.sort(key=lambda item: _utc(item["Timestamp"]), reverse=not oldest_first)
+        return ActionResult({"AlarmHistoryItems": items[:limit]})
+
+    return describe_alarm_history
+
+
 def install(context: Context) -> None:
     patch(CloudWatchBackend, "put_metric_alarm", _checked_put)
+    patch(CloudWatchResponse, "describe_alarm_history", _describe_alarm_history)
     context.shared["alarm evaluator"] = Evaluator(context)
 
 

@@ -177,3 +177,49 @@ def test_alarms_on_one_metric_change_state_together(aws_client):
     changed = [wait_for_state(cloudwatch, name, "ALARM")["StateUpdatedTimestamp"] for name in names]
     # one evaluation pass (every 2 s) moved them all
     assert (max(changed) - min(changed)).total_seconds() < 1.5, changed
+
+
+def test_an_alarms_state_changes_are_its_history_newest_first(aws_client):
+    cloudwatch = aws_client("cloudwatch")
+    name = unique("history")
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="Tests",
+        MetricName="Latency",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="ignore",  # keeps the states set below
+    )
+    before = datetime.now(UTC)
+    for state in ("OK", "ALARM", "OK"):
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test {state}")
+
+    items = cloudwatch.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")[
+        "AlarmHistoryItems"
+    ]
+
+    assert [item["HistorySummary"] for item in items] == [
+        "Alarm updated from ALARM to OK",
+        "Alarm updated from OK to ALARM",
+        "Alarm updated from INSUFFICIENT_DATA to OK",
+    ]
+    data = json.loads(items[1]["HistoryData"])
+    assert data["oldState"]["stateValue"] == "OK"
+    assert data["newState"] == {
+        "stateValue": "ALARM",
+        "stateReason": "test ALARM",
+        "stateReasonData": {},
+    }
+    assert all(item["AlarmName"] == name and item["AlarmType"] == "MetricAlarm" for item in items)
+    oldest = cloudwatch.describe_alarm_history(
+        AlarmName=name, ScanBy="TimestampAscending", MaxRecords=1, StartDate=before
+    )["AlarmHistoryItems"]
+    assert [item["HistorySummary"] for item in oldest] == [
+        "Alarm updated from INSUFFICIENT_DATA to OK"
+    ]
+    assert not cloudwatch.describe_alarm_history(AlarmName=name, EndDate=before)[
+        "AlarmHistoryItems"
+    ]
