@@ -35,8 +35,25 @@ def stack_parameters(config, environment=None) -> list[dict]:
         "ModelPackageGroupName": config.registry.model_package_group,
         "ProblemType": kind["problem_type"],
         "TargetColumn": kind["target_column"],
+        "ImageAccountId": image_account(config, env),
     }
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+
+
+def image_account(config, environment) -> str:
+    """The account whose ECR holds the jobs' image, when not ``environment``'s own ("")."""
+    image = environment.image_uri or config.environment("dev").image_uri or ""
+    account = image.split(".", 1)[0] if ".dkr.ecr." in image else ""
+    return "" if account in ("", environment.account_id) else account
+
+
+def image_repository(environment) -> str:
+    """The ECR repository of ``environment``'s jobs' image in its own account, else ""."""
+    image = environment.image_uri or ""
+    registry, _, path = image.partition("/")
+    if not registry.startswith(f"{environment.account_id}.dkr.ecr."):
+        return ""
+    return path.split("@")[0].rsplit(":", 1)[0]
 
 
 def promotion_parameters(
@@ -59,6 +76,8 @@ def promotion_parameters(
         "RegistryReadRoleName": source.registry_read_role_name,
         "PlanRoleName": targets["staging"].plan_role_name,
         "DeployRoleName": targets["staging"].deploy_role_name,
+        "WatchRoleName": targets["staging"].watch_role_name,
+        "ImageRepositoryName": "" if target else image_repository(source),
     }
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
 

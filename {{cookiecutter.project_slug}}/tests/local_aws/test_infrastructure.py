@@ -466,6 +466,8 @@ def test_promotion_template_defaults_are_the_names_in_pipeline_toml():
             "RegistryReadRoleName",
             "PlanRoleName",
             "DeployRoleName",
+            "WatchRoleName",
+            "ImageRepositoryName",
             "SageMakerRoleName",
             "SourceAccountId",
             "StagingAccountId",
@@ -477,6 +479,8 @@ def test_promotion_template_defaults_are_the_names_in_pipeline_toml():
         "RegistryReadRoleName": environments["dev"]["registry_read_role_name"],
         "PlanRoleName": environments["staging"]["plan_role_name"],
         "DeployRoleName": environments["staging"]["deploy_role_name"],
+        "WatchRoleName": environments["staging"]["watch_role_name"],
+        "ImageRepositoryName": environments["dev"]["image_uri"].split("/")[1].split(":")[0],
         "SageMakerRoleName": environments["dev"]["role_name"],
         "SourceAccountId": environments["dev"]["account_id"],
         "StagingAccountId": environments["staging"]["account_id"],
@@ -484,3 +488,4 @@ def test_promotion_template_defaults_are_the_names_in_pipeline_toml():
     }
     assert environments["prod"]["plan_role_name"] == environments["staging"]["plan_role_name"]
     assert environments["prod"]["deploy_role_name"] == environments["staging"]["deploy_role_name"]
+    assert environments["prod"]["watch_role_name"] == environments["staging"]["watch_role_name"]
