@@ -42,7 +42,8 @@ PROJECT_MODULES = frozenset(
         "tools",
         "airflow", "attrs", "boto3", "botocore", "cfnlint", "cryptography", "fastapi",
         "great_expectations", "gunicorn", "mlflow", "moto", "numpy", "pandas", "playwright",
-        "psutil", "pyarrow", "pytest", "regex", "requests", "sagemaker", "sagemaker_training",
+        "jwt", "openapi_schema_validator", "psutil", "pyarrow", "pytest", "regex", "requests",
+        "sagemaker", "sagemaker_training",
         "scipy", "shap", "sklearn", "test", "werkzeug", "xgboost", "yaml",
         # script mode and the model server import the package's modules by their own names
         # (train.py: features; serve: inference)

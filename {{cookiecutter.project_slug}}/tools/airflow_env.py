@@ -23,6 +23,8 @@ from tools.project import PROJECT_ROOT, config
 #: The login of the local Airflow UI and REST API (SimpleAuthManager; local use only).
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin"
+#: Where Airflow reads connections first, here as on AWS (the amazon provider's backend).
+SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 
 
 def airflow_environment(
@@ -34,12 +36,46 @@ def airflow_environment(
     """Environment variables that make Airflow use ``home``, this project and ``endpoint_url``.
 
     The DAGs read ``pipeline.toml`` from the DAGs folder when it holds one (a deployment bundle,
-    as on MWAA), else from the project root.
+    as on MWAA), else from the project root. Each environment Airflow watches (a
+    ``watch_role_name``) gets its connection, assuming that role in its account; other
+    connections come from the local Secrets Manager, as on AWS through the same secrets backend.
     """
     env = config().env
     home = home.resolve()
     config_file = dags_folder / "pipeline.toml"
+    local_keys = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    watched = [config().environment(name) for name in config().section("environments")]
+    connections = {
+        f"AIRFLOW_CONN_{other.aws_conn_id.upper()}": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "local",
+                "password": "local",
+                "extra": {
+                    "endpoint_url": endpoint_url,
+                    "region_name": other.region,
+                    "role_arn": other.arn_of_role(other.watch_role_name),
+                    # the provider assumes roles through STS's own endpoint setting
+                    "service_config": {"sts": {"endpoint_url": endpoint_url}},
+                },
+            }
+        )
+        for other in watched
+        if other.watch_role_name
+    }
     return {
+        **connections,
+        "AIRFLOW__SECRETS__BACKEND": SECRETS_BACKEND,
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(
+            {
+                "connections_prefix": "airflow/connections",
+                "variables_prefix": None,
+                "config_prefix": None,
+                "endpoint_url": endpoint_url,
+                "region_name": env.region,
+                **local_keys,
+            }
+        ),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder),

@@ -24,6 +24,7 @@ ROLE_SETTINGS = {
     "read": "registry_read_role_name",
     "plan": "plan_role_name",
     "deploy": "deploy_role_name",
+    "watch": "watch_role_name",
 }
 
 

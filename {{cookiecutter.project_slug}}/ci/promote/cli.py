@@ -4,32 +4,38 @@
     python -m ci.promote plan --env staging [--comment FILE]  check the pin, list the changes
     python -m ci.promote apply --env staging                  make the account match the pin
     python -m ci.promote role --env staging --purpose deploy  the role a workflow signs in as
+    python -m ci.promote propose                              open the pull requests that are due
 
 ``plan`` runs on every pull request that touches ``ci/environments/`` (its output becomes the
 pull request's comment); ``apply`` on the merge. Both read the pinned versions in the source
 registry (``source_environment``, dev by default) through its read-only role, and ``plan``
-reads the target through its plan role, ``apply`` changes it through its deploy role. Any
-refusal exits non-zero with the reason and what to do.
+reads the target through its plan role, ``apply`` changes it through its deploy role.
+``propose`` is what the promotion DAG runs (``GITHUB_TOKEN`` and, for GitHub Enterprise,
+``GITHUB_API_URL`` name the API). Any refusal exits non-zero with the reason and what to do.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from {{ cookiecutter.package_name }}_pipeline import proposals
 from {{ cookiecutter.package_name }}_pipeline.config import ConfigError, PipelineConfig
+from {{ cookiecutter.package_name }}_pipeline.github import GitHub, GitHubError
+from {{ cookiecutter.package_name }}_pipeline.pins import PINS_FOLDER, Pin, load_pin
 
 from . import endpoints, packages
 from .accounts import ROLE_SETTINGS, PromotionError, assume, caller_session
-from .pins import PINS_DIR, Pin, load_pin
 
 #: Seconds apply waits for the endpoint beyond the pin's deployment timeout.
 WAIT_MARGIN_SECONDS = 900
 
 
-#: The repository's pipeline.toml (ci/promote/ is two folders below it).
+#: The repository's pipeline.toml (ci/promote/ is two folders below it) and pin files.
 CONFIG_FILE = Path(__file__).resolve().parents[2] / "pipeline.toml"
+PINS_DIR = CONFIG_FILE.parent / PINS_FOLDER
 
 
 def load(environment: str, pins_dir: Path, config_path: Path) -> tuple[PipelineConfig, Pin]:
@@ -75,6 +81,7 @@ def checked_versions(config: PipelineConfig, pin: Pin, source_session, log) -> d
         package = packages.describe(sagemaker, variant.package, pin.source_environment)
         packages.check_approved(package)
         package["_files"] = packages.check_digests(s3, package)  # the evaluation's included
+        packages.check_pinned_digest(package, variant, pin)
         packages.check_floor(s3, package, pin.floor, config, pin)
         checked[variant.name] = package
         log(f"  {variant.name}: {variant.package} is Approved, meets the floor, digests match")
@@ -165,6 +172,26 @@ def approve(args, log) -> list[str]:
     return [f"approved {arn}"]
 
 
+def propose(args, log) -> list[str]:
+    """Open the promotion pull requests that are due, as the promotion DAG does."""
+    config = PipelineConfig.load(args.config, environment=args.source)
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise PromotionError(
+            "set GITHUB_TOKEN to a token that may push branches and open pull requests (a GitHub "
+            "App's: pull requests opened with a workflow's own token start no workflow)"
+        )
+    api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+    watching = assume(config.environment("staging"), "watch")
+    return proposals.propose(
+        config,
+        registry=caller_session(config.env).client("sagemaker"),
+        watch=(watching.client("sagemaker"), watching.client("cloudwatch")),
+        github=GitHub(config.project.repository, token, api),
+        log=log,
+    )
+
+
 def role(args, log) -> list[str]:
     """The ARN of an environment's role: what a workflow signs in as."""
     config = PipelineConfig.load(args.config, environment=args.env)
@@ -188,6 +215,8 @@ def parser() -> argparse.ArgumentParser:
     approving.add_argument("--version", type=int, required=True)
     approving.add_argument("--reason", required=True, help="why: kept as ApprovalDescription")
     approving.add_argument("--source", default="dev", help="the registry's environment")
+    proposing = commands.add_parser("propose", help="open the promotion pull requests due")
+    proposing.add_argument("--source", default="dev", help="the registry's environment")
     roles = commands.add_parser("role", help="print an environment's role ARN (for workflows)")
     roles.add_argument("--env", required=True)
     roles.add_argument("--purpose", choices=sorted(ROLE_SETTINGS), required=True)
@@ -209,9 +238,15 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     try:
-        commands = {"approve": approve, "plan": plan, "apply": apply, "role": role}
+        commands = {
+            "approve": approve,
+            "plan": plan,
+            "apply": apply,
+            "role": role,
+            "propose": propose,
+        }
         result = commands[args.command](args, log)
-    except (PromotionError, ConfigError) as error:
+    except (PromotionError, ConfigError, GitHubError) as error:
         print(f"promotion stopped: {error}", file=sys.stderr)
         if getattr(args, "comment", None):
             args.comment.write_text(f"**Plan for `{args.env}` refused**\n\n{error}\n")

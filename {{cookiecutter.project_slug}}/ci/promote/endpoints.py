@@ -20,23 +20,15 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from {{ cookiecutter.package_name }}_pipeline.config import Environment
+from {{ cookiecutter.package_name }}_pipeline.pins import Pin
 
 from .accounts import PromotionError
-from .pins import Pin, Variant
 
 #: Endpoint statuses that are on their way somewhere else.
 MOVING = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 #: Statuses promotion does not repair on its own.
 STUCK = ("UpdateRollbackFailed", "OutOfService")
 POLL_SECONDS = 2.0
-
-
-def model_name(pin: Pin, variant: Variant) -> str:
-    name = f"{pin.endpoint}-{variant.name}-v{variant.version}"
-    if len(name) <= 63:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:54]}-{digest}"
 
 
 def capture_config(pin: Pin, environment: Environment, slug: str) -> dict | None:
@@ -62,7 +54,7 @@ def endpoint_config(pin: Pin, environment: Environment, slug: str) -> dict:
     for variant in pin.variants:
         entry = {
             "VariantName": variant.name,
-            "ModelName": model_name(pin, variant),
+            "ModelName": pin.model_name(variant),
             "InitialVariantWeight": variant.weight,
         }
         if variant.serverless_memory_mb is not None:
@@ -123,7 +115,7 @@ class EndpointState:
 def current_state(sagemaker, pin: Pin, config_name: str) -> EndpointState:
     models = {}
     for variant in pin.variants:
-        name = model_name(pin, variant)
+        name = pin.model_name(variant)
         models[name] = _exists(lambda n=name: sagemaker.describe_model(ModelName=n))
     config_exists = _exists(
         lambda: sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
@@ -207,7 +199,7 @@ def apply(
     if not todo:
         return False
     for variant in pin.variants:
-        model = model_name(pin, variant)
+        model = pin.model_name(variant)
         if not state.models[model]:
             sagemaker.create_model(
                 ModelName=model,

@@ -169,6 +169,20 @@ def check_digests(s3, package: dict) -> list[PackageFile]:
     return files
 
 
+def check_pinned_digest(package: dict, variant, pin) -> None:
+    """The model the registry names is the one the pin's pull request reviewed."""
+    if variant.model_sha256 is None:
+        return
+    recorded = package["CustomerMetadataProperties"]["model_artifact_sha256"]
+    if recorded != variant.model_sha256:
+        raise PromotionError(
+            f"{pin.path}: variant {variant.name} pins the model sha256 {variant.model_sha256}, "
+            f"but {package['ModelPackageArn']} now records {recorded}: the version was changed "
+            "after its pull request was reviewed. Find out who changed it (the registry's "
+            "LastModifiedBy); to deploy it anyway, put the new digest in the pin by pull request"
+        )
+
+
 def evaluation_metrics(s3, package: dict) -> dict[str, float]:
     """The metrics of the version's ``evaluation.json`` (SageMaker's model-quality shape)."""
     source = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics")

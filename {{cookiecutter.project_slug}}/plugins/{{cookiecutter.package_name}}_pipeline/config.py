@@ -32,6 +32,7 @@ SECTIONS = (
     "training",
     "processing",
     "registry",
+    "promotion",
     "monitoring",
     "notifications",
     "environments",
@@ -159,6 +160,22 @@ class RegistrySettings:
 
 
 @dataclass(frozen=True)
+class PromotionSettings:
+    """``[promotion]``: how approved versions are proposed to staging, then prod."""
+
+    #: The Airflow connection holding the GitHub App that opens the pull requests.
+    github_conn_id: str = "github_promotion"
+    #: Hours staging serves a version, InService with no rollback alarm, before prod's turn.
+    staging_soak_hours: float = 24.0
+    #: The instance type of the first variant a proposal adds to an empty pin.
+    instance_type: str = "ml.m5.large"
+
+    def __post_init__(self):
+        if self.staging_soak_hours < 0:
+            raise ValueError("staging_soak_hours must not be negative")
+
+
+@dataclass(frozen=True)
 class MonitoringSettings:
     """``[monitoring]``: when the endpoints' captured data is checked."""
 
@@ -194,6 +211,9 @@ class Environment:
     registry_read_role_name: str | None = None
     plan_role_name: str | None = None
     deploy_role_name: str | None = None
+    #: The role Airflow (in the dev account) assumes here to watch the endpoint: promotion's
+    #: soak reads its status and alarms.
+    watch_role_name: str | None = None
     #: The KMS key (ID, ARN or alias) promotion encrypts copied model files with.
     kms_key_id: str | None = None
 
@@ -292,6 +312,10 @@ class PipelineConfig:
     @cached_property
     def registry(self) -> RegistrySettings:
         return self._view(RegistrySettings, "registry")
+
+    @cached_property
+    def promotion(self) -> PromotionSettings:
+        return self._view(PromotionSettings, "promotion", self.settings.get("promotion", {}))
 
     @cached_property
     def monitoring(self) -> MonitoringSettings:

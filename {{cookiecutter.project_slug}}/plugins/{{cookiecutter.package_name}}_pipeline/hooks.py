@@ -31,12 +31,14 @@ def sagemaker_client(config: PipelineConfig):
     return SageMakerHook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region).conn
 
 
-def aws_client(config: PipelineConfig, service: str):
-    """A boto3 client of any service through the environment's connection."""
+def aws_client(config: PipelineConfig, service: str, environment: str | None = None):
+    """A boto3 client of any service through an environment's connection (by default the one
+    the DAGs run in; another's, such as ``aws_staging``, for what runs there)."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+    env = config.environment(environment) if environment else config.env
     return AwsBaseHook(
-        aws_conn_id=config.env.aws_conn_id, region_name=config.env.region, client_type=service
+        aws_conn_id=env.aws_conn_id, region_name=env.region, client_type=service
     ).conn
 
 

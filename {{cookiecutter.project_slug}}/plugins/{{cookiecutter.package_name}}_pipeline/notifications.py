@@ -31,7 +31,7 @@ def notify_failure(context) -> None:
     message = failure_message(context)
     SnsHook(aws_conn_id=config.env.aws_conn_id, region_name=config.env.region).publish_to_target(
         target_arn=config.env.topic_arn(config.notifications.topic_name),
-        subject=f"{config.slug} training run failed at {message['failed_task']}"[:100],
+        subject=f"{message['dag_id']} run failed at {message['failed_task']}"[:100],
         message=json.dumps(message, indent=2),
     )
 

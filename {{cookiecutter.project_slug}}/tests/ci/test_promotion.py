@@ -9,12 +9,14 @@ assuming its role.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pandas as pd
@@ -26,15 +28,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ci.promote.cli import main
 from {{ cookiecutter.package_name }} import evaluate, inference
+from {{ cookiecutter.package_name }}_pipeline import proposals
 from {{ cookiecutter.package_name }}_pipeline.config import PipelineConfig
+from {{ cookiecutter.package_name }}_pipeline.github import AppCredentials, GitHub
 from {{ cookiecutter.package_name }}_pipeline.packaging import source_tarball
+from {{ cookiecutter.package_name }}_pipeline.pins import load_pin
 from {{ cookiecutter.package_name }}_pipeline.registry import with_digests
 
 from tests.local_aws.test_web_identity import ISSUER, jwk, token
 from tests.ml_runs import train_pipeline
 from tests.support import CONFIG, PROJECT_ROOT
 from tools import infrastructure
-from tools.local_run import AWS, prepare_account
+from tools.local_github import LocalGitHub, new_app_key, scratch_repository
+from tools.local_run import AWS, prepare_account, prepare_accounts
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -43,59 +49,16 @@ PROBLEM = CONFIG["data"]["problem_type"]
 METRIC = CONFIG["training"]["primary_metric"]
 
 
-def in_account(endpoint_url: str, account: str, region: str) -> boto3.Session:
-    """Credentials acting in ``account`` (the local AWS plays every account)."""
-    credentials = boto3.client("sts", endpoint_url=endpoint_url, region_name=region).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/bootstrap", RoleSessionName="tests-bootstrap"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
-
-
 @pytest.fixture(scope="module")
 def config() -> PipelineConfig:
     return PipelineConfig.load(PROJECT_ROOT / "pipeline.toml", environment="dev")
 
 
 @pytest.fixture(scope="module")
-def accounts(local_aws, config):
-    """Each account's session, with what ci/infrastructure's templates create in it: the
-    pipeline stack everywhere, the promotion stack (the roles) in staging and prod, then dev."""
-    sessions, keys = {}, {}
-    environments = {name: config.environment(name) for name in ("dev", "staging", "prod")}
-    targets = {name: environments[name] for name in ("staging", "prod")}
-    for name in ("staging", "prod", "dev"):  # IAM wants the roles dev's trusts to exist first
-        env = environments[name]
-        session = in_account(local_aws.endpoint_url, env.account_id, env.region)
-        cloudformation = session.client("cloudformation", endpoint_url=local_aws.endpoint_url)
-        if name == "dev":
-            prepare_account(AWS(local_aws.endpoint_url))  # as the demo does
-            outputs = infrastructure.deploy(cloudformation, config)
-        else:
-            outputs = infrastructure.deploy(
-                cloudformation, config, parameters=infrastructure.stack_parameters(config, env)
-            )
-        keys[name] = outputs["ArtifactKeyArn"]
-        infrastructure.deploy(
-            cloudformation,
-            config,
-            name=f"{config.slug}-promotion",
-            template=infrastructure.PROMOTION_TEMPLATE,
-            parameters=infrastructure.promotion_parameters(
-                config,
-                env,
-                environments["dev"],
-                targets,
-                keys[name],
-                config.project.repository,
-            ),
-        )
-        sessions[name] = session
-    return sessions
+def accounts(local_aws):
+    """Each account's session, with what ci/infrastructure's templates create in it."""
+    prepare_account(AWS(local_aws.endpoint_url))  # as the demo does
+    return prepare_accounts(local_aws.endpoint_url)
 
 
 def client(accounts, local_aws, account: str, service: str):
@@ -286,6 +249,36 @@ def test_a_pin_file_is_checked_naming_the_file_and_the_key(
     assert "staging.toml" in output and expected in output
 
 
+def test_staging_and_prod_may_pull_the_jobs_image_from_dev(accounts, local_aws, config):
+    """The image every version names is in dev's ECR: its repository lets the other accounts
+    pull, and their execution roles may pull from it."""
+    dev, staging = config.environment("dev"), config.environment("staging")
+    repository = infrastructure.image_repository(dev)
+    policy = json.loads(
+        client(accounts, local_aws, "dev", "ecr").get_repository_policy(repositoryName=repository)[
+            "policyText"
+        ]
+    )
+    (statement,) = policy["Statement"]
+    assert sorted(statement["Principal"]["AWS"]) == [
+        f"arn:aws:iam::{config.environment(name).account_id}:root" for name in ("staging", "prod")
+    ]
+    assert "ecr:BatchGetImage" in statement["Action"]
+    iam = client(accounts, local_aws, "staging", "iam")
+    role_policies = [
+        json.loads(json.dumps(iam.get_role_policy(RoleName=staging.role_name, PolicyName=name)))
+        for name in iam.list_role_policies(RoleName=staging.role_name)["PolicyNames"]
+    ]
+    pulls = [
+        statement["Resource"]
+        for policy in role_policies
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement.get("Sid") == "PullProjectImages"
+    ]
+    region = staging.region
+    assert pulls == [f"arn:aws:ecr:{region}:{dev.account_id}:repository/{config.slug}-*"]
+
+
 def test_an_approved_version_reaches_staging_then_prod_and_a_second_apply_changes_nothing(
     promote, accounts, local_aws, config, trained, rows, capsys
 ):
@@ -371,6 +364,32 @@ def test_an_artifact_changed_after_registration_is_refused(
     code, output = promote("apply", "--env", "staging", capsys=capsys)
 
     assert code == 1 and "has changed since registration" in output
+
+
+def test_a_version_whose_digest_was_rewritten_after_review_is_refused(
+    promote, accounts, local_aws, config, trained, capsys
+):
+    """Artifact and recorded digest both replaced in the registry: the pin's digest, reviewed
+    in its pull request, still tells."""
+    arn = register(accounts, local_aws, config, trained, "good", "Approved")
+    dev_sm, dev_s3 = (client(accounts, local_aws, "dev", kind) for kind in ("sagemaker", "s3"))
+    package = dev_sm.describe_model_package(ModelPackageName=arn)
+    reviewed = package["CustomerMetadataProperties"]["model_artifact_sha256"]
+    pin(promote, "staging", {"name": "primary", "package": arn, "model_sha256": reviewed})
+    assert promote("plan", "--env", "staging")[0] == 0
+    url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    other = (trained["other"][0].model_archive_dir / "model.tar.gz").read_bytes()
+    dev_s3.put_object(Bucket=bucket, Key=key, Body=other)
+    dev_sm.update_model_package(
+        ModelPackageArn=arn,
+        CustomerMetadataProperties={"model_artifact_sha256": hashlib.sha256(other).hexdigest()},
+    )
+
+    code, output = promote("plan", "--env", "staging", capsys=capsys)
+
+    assert code == 1 and "changed after its pull request was reviewed" in output
+    assert reviewed in output
 
 
 def test_a_version_below_the_floor_is_refused(
@@ -554,6 +573,133 @@ def test_a_pull_requests_identity_plans_and_only_its_environments_deploys(
         assert finished.returncode == 0, finished.stderr
 
 
+def test_an_approval_is_proposed_once_then_staging_soaks_before_prod_and_a_rejection_reverts(
+    local_aws, accounts, config, promote, trained, tmp_path, capsys
+):
+    """The promotion DAG's proposals against the GitHub stand-in: dev's registry read as
+    Airflow reads it, staging watched through its watch role, pins merged and applied."""
+    sm = client(accounts, local_aws, "dev", "sagemaker")
+    staging = config.environment("staging")
+    cloudwatch = client(accounts, local_aws, "staging", "cloudwatch")
+    alarm = f"{config.slug}-staging-errors"
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=[{"Name": "EndpointName", "Value": f"{config.slug}-staging"}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+    approved = [
+        v["ModelPackageVersion"]
+        for v in sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+        if v["ModelApprovalStatus"] == "Approved"
+    ]
+    settled = max(approved)
+    pins = {
+        name: (PROJECT_ROOT / "ci" / "environments" / f"{name}.toml").read_text()
+        for name in ("staging", "prod")
+    }
+    pins["staging"] = proposals.with_primary(
+        pins["staging"]
+        .replace("wait_seconds = 300", "wait_seconds = 0")
+        .replace("rollback_alarms = []", f'rollback_alarms = ["{alarm}"]'),
+        arn_of(config, settled),
+        "ml.m5.large",
+    )
+    private_key, public_key = new_app_key()
+    repository = scratch_repository(
+        tmp_path / "repository", {f"ci/environments/{n}.toml": t for n, t in pins.items()}
+    )
+    standin = LocalGitHub(repository, config.project.repository, "7", public_key)
+    standin.start()
+    try:
+        github = GitHub.as_app(
+            config.project.repository, AppCredentials("7", private_key, "1", standin.url)
+        )
+        watch_role = (
+            accounts["dev"]
+            .client("sts", endpoint_url=local_aws.endpoint_url)
+            .assume_role(
+                RoleArn=staging.arn_of_role(staging.watch_role_name), RoleSessionName="airflow"
+            )["Credentials"]
+        )
+        watching = boto3.Session(
+            aws_access_key_id=watch_role["AccessKeyId"],
+            aws_secret_access_key=watch_role["SecretAccessKey"],
+            aws_session_token=watch_role["SessionToken"],
+            region_name=staging.region,
+        )
+        watch = tuple(
+            watching.client(service, endpoint_url=local_aws.endpoint_url)
+            for service in ("sagemaker", "cloudwatch")
+        )
+
+        def propose(now=None) -> list[str]:
+            return proposals.propose(config, sm, watch, github, print, now=now)
+
+        new = register(accounts, local_aws, config, trained, "good", "PendingManualApproval")
+        assert propose() == []  # pending: nothing; staging's own version cannot soak yet
+        assert "prod waits for staging's" in capsys.readouterr().out
+
+        promote("approve", "--version", version_of(new), "--reason", "proposal test")
+        (opened,) = propose()
+        assert propose() == []  # the same approval seen again (a duplicate event, an hourly run)
+        pulls = github.pull_requests(f"promote/staging/v{version_of(new)}")
+        assert [p["html_url"] for p in pulls] == [opened]
+
+        merged = requests.put(
+            f"{standin.url}/repos/{config.project.repository}/pulls/{pulls[0]['number']}/merge",
+            headers=dict(github.session.headers),
+            timeout=10,
+        )
+        assert merged.status_code == 200
+        merged_pin = github.file("ci/environments/staging.toml", "main")[0]
+        assert f'package = "{new}"' in merged_pin
+        digest = sm.describe_model_package(ModelPackageName=new)["CustomerMetadataProperties"]
+        assert f'model_sha256 = "{digest["model_artifact_sha256"]}"' in merged_pin
+        (promote.pins / "staging.toml").write_text(merged_pin)
+        code, output = promote("apply", "--env", "staging", capsys=capsys)
+        assert code == 0, output
+
+        assert propose() == []
+        assert "has served its pin for 0.0 h of the 24 h soak" in capsys.readouterr().out
+        later = datetime.now(UTC) + timedelta(hours=25)
+        (to_prod,) = propose(now=later)
+        assert (
+            f"promote/prod/v{version_of(new)}"
+            in github.pull_requests(f"promote/prod/v{version_of(new)}")[0]["head"]["label"]
+        )
+
+        # an alarm that fired during a soak holds prod back, though it is OK again now
+        for state in ("ALARM", "OK"):
+            cloudwatch.set_alarm_state(AlarmName=alarm, StateValue=state, StateReason="test")
+        staging_pin = load_pin("staging", promote.pins)
+        ready, why = proposals.soaked(*watch, staging_pin, 24, later)
+        assert not ready and f"the alarm {alarm} went into ALARM" in why
+
+        sm.update_model_package(ModelPackageArn=new, ModelApprovalStatus="Rejected")
+        (revert,) = propose()
+        reverted = github.file("ci/environments/staging.toml", f"revert/staging/v{version_of(new)}")
+        previous = max(v for v in approved if v < int(version_of(new)))
+        assert f'package = "{arn_of(config, previous)}"' in reverted[0]
+        assert revert != to_prod != opened
+        assert standin.violations == []
+    finally:
+        standin.stop()
+
+
+def arn_of(config: PipelineConfig, version: int) -> str:
+    dev = config.environment("dev")
+    return (
+        f"arn:aws:sagemaker:{dev.region}:{dev.account_id}:model-package/{GROUP.lower()}/{version}"
+    )
+
+
 #: Granted actions the tests above cannot make a role use, each with why the role needs it.
 NEEDED_BEYOND_THE_TESTS = {
     "DeployRole": {"kms:Decrypt": "multipart uploads (artifacts over 8 MB) decrypt their parts"},
@@ -579,6 +725,7 @@ def test_each_promotion_role_is_granted_exactly_what_promotion_used(local_aws, c
         "RegistryReadRole": config.environment("dev").registry_read_role_name,
         "PlanRole": config.environment("staging").plan_role_name,
         "DeployRole": config.environment("staging").deploy_role_name,
+        "WatchRole": config.environment("staging").watch_role_name,
     }
     for role, name in names.items():
         used[role] = {

@@ -13,15 +13,17 @@ or out of SageMaker's range is refused, naming the file and the key.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}_pipeline.config import ConfigError, build_view
+from .config import ConfigError, build_view
 
-PINS_DIR = Path(__file__).resolve().parents[1] / "environments"
+#: Where the pin files are, from the folder of ``pipeline.toml``.
+PINS_FOLDER = Path("ci", "environments")
 #: A versioned model package's ARN: the version is the last part.
 PACKAGE_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):"
@@ -55,6 +57,9 @@ class Variant:
     instance_count: int = 1
     serverless_memory_mb: int | None = None
     serverless_max_concurrency: int | None = None
+    #: The model artifact's sha256 as the pull request that pinned it was reviewed: ``plan``
+    #: refuses the version if the registry now records another.
+    model_sha256: str | None = None
 
     def __post_init__(self):
         if not NAME.fullmatch(self.name):
@@ -65,6 +70,8 @@ class Variant:
                 "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)"
             )
         _between("weight", self.weight, 0, 1e6)
+        if self.model_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.model_sha256):
+            raise ValueError(f"model_sha256 {self.model_sha256!r} is not a sha256 in hex")
         serverless = self.serverless_memory_mb is not None
         if serverless == (self.instance_type is not None) or (
             not serverless and self.serverless_max_concurrency is not None
@@ -165,20 +172,38 @@ class Pin:
     #: Metric → the least (or, for lower-is-better metrics, most) a version may score.
     floor: dict[str, float]
 
+    def model_name(self, variant: Variant) -> str:
+        """The SageMaker model serving ``variant``: named by endpoint, variant and version."""
+        name = f"{self.endpoint}-{variant.name}-v{variant.version}"
+        if len(name) <= 63:
+            return name
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        return f"{name[:54]}-{digest}"
 
-def pin_path(environment: str, directory: Path = PINS_DIR) -> Path:
+    def variant(self, name: str) -> Variant | None:
+        return next((variant for variant in self.variants if variant.name == name), None)
+
+
+def pin_path(environment: str, directory: Path) -> Path:
     return directory / f"{environment}.toml"
 
 
-def load_pin(environment: str, directory: Path = PINS_DIR) -> Pin:
-    """``ci/environments/<environment>.toml``, every table and key checked."""
+def load_pin(environment: str, directory: Path) -> Pin:
+    """``<directory>/<environment>.toml``, every table and key checked."""
     path = pin_path(environment, directory)
     try:
-        settings = tomllib.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(
             f"{path} does not exist: the environment {environment!r} has no pin file"
         ) from None
+    return parse_pin(text, environment, path)
+
+
+def parse_pin(text: str, environment: str, path: Path) -> Pin:
+    """A pin file's text (``path`` names it in errors), every table and key checked."""
+    try:
+        settings = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
     unknown = [key for key in settings if key not in TABLES]
