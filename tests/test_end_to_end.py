@@ -54,7 +54,7 @@ def make_env() -> dict[str, str]:
     return env
 
 
-def test_baked_project_make_demo_trains_and_registers_a_model(project):
+def test_baked_project_make_demo_trains_registers_and_promotes_a_model(project):
     result = run_group(["make", "demo"], project, make_env(), timeout=900)
 
     output = result.stdout + result.stderr
@@ -63,10 +63,18 @@ def test_baked_project_make_demo_trains_and_registers_a_model(project):
     summary = json.loads((project / "build" / "demo-summary.json").read_text())
     assert summary["state"] == "success"
     assert summary["summary"]["approval_status"] == "PendingManualApproval"
-    assert "deployed to endpoint" in output
-    serving = summary["serving"]
-    assert len(serving["predictions"]) == 5
-    assert all(0 <= p <= 1 for p in serving["predictions"]), serving
+    promotion = summary["promotion"]
+    assert "promoted by pull request" in output, promotion
+    assert [url.rsplit("/", 2)[1:] for url in promotion["pull_requests"]] == [
+        ["pull", "1"],
+        ["pull", "2"],
+    ]
+    for environment, account in (("staging", "222222222222"), ("prod", "333333333333")):
+        served = promotion[environment]
+        assert served["account"] == account
+        assert len(served["predictions"]) == 5
+        assert all(0 <= p <= 1 for p in served["predictions"]), served
+    assert promotion["staging"]["predictions"] == promotion["prod"]["predictions"]
     assert os.path.isdir(project / ".local-aws"), "the demo's local AWS state should stay on disk"
 
 

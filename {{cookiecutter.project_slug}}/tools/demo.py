@@ -5,11 +5,11 @@
 
 The run trains on that one file, uploaded to a prefix of its own
 (``s3://<bucket>/<slug>/data/uploads/<time>/``), not on the raw-data prefix that scheduled runs
-take whole. A version the gate registers is then approved (a reviewer's step on AWS), deployed
-to the endpoint ``<slug>-demo`` with data capture on, and asked about a few rows of the data.
-Prints what happened — data checks, metrics, the gate's decision, the model package and its
-approval status, where the reports are, the endpoint's answers — and writes it to
-``build/demo-summary.json``.
+take whole. A version the gate registers is then approved (a reviewer's step on AWS) and
+promoted by pull request to staging, then prod (``tools/demo_promotion.py``), whose endpoints
+answer a few rows of the data. Prints what happened — data checks, metrics, the gate's
+decision, the model package and its approval status, where the reports are, the pull requests,
+the endpoints' answers — and writes it to ``build/demo-summary.json``.
 Exits non-zero, saying why, when the run fails. The local AWS it starts is stopped at the end;
 its state stays in ``.local-aws/`` for inspection (``make local-aws`` serves it again). A local
 AWS already serving on the port is used only if it is this project's.
@@ -24,16 +24,18 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from {{ cookiecutter.package_name }}_pipeline.config import ConfigError
+from {{ cookiecutter.package_name }}_pipeline.github import GitHubError
+
 from local_aws.process import LocalAWSError
+from tools.demo_promotion import PromotionFailed, promote
 from tools.local_run import (
     AWS,
     ForeignLocalAWSError,
-    ServingError,
     generate_sample_data,
     local_aws,
     prepare_account,
     run_training,
-    serve_on_endpoint,
     upload_table,
 )
 from tools.project import PROJECT_ROOT, config
@@ -70,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
                 aws, inbox, args.airflow_home, conf={"raw_data_uri": raw_data_uri}
             )
             package = (outcome.summary or {}).get("model_package_arn")
-            serving = None
+            promotion = None
             if outcome.succeeded and package:
                 try:
-                    serving = serve_on_endpoint(aws, package, data)
-                except (ServingError, ClientError) as error:
-                    serving = {"error": str(error)}
+                    promotion = promote(aws, args.airflow_home, package, data)
+                except (PromotionFailed, ClientError, ConfigError, GitHubError) as error:
+                    promotion = {"error": str(error)}
     except (ForeignLocalAWSError, LocalAWSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -87,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         "failed_tasks": outcome.failed_tasks,
         "summary": outcome.summary,
         "notification": outcome.notification,
-        "serving": serving,
+        "promotion": promotion,
     }
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(render(report))
     print(f"\n(written to {args.summary})")
-    return 0 if outcome.succeeded and not (serving or {}).get("error") else 1
+    return 0 if outcome.succeeded and not (promotion or {}).get("error") else 1
 
 
 def render(report: dict) -> str:
@@ -121,16 +123,20 @@ def render(report: dict) -> str:
             *(f"    {name}: {uri}" for name, uri in summary["reports"].items()),
             f"  artifacts: {summary['artifacts']}",
         ]
-        serving = report["serving"]
-        if serving and "error" in serving:
-            lines.append(f"  serving FAILED: {serving['error']}")
-        elif serving:
-            predictions = ", ".join(f"{value:.3f}" for value in serving["predictions"])
-            lines += [
-                f"  approved by the demo and deployed to endpoint {serving['endpoint']}",
-                f"  its answers for the first {len(serving['predictions'])} rows: {predictions}",
-                f"  captured requests: {serving['capture']}",
-            ]
+        promotion = report["promotion"]
+        if promotion and "error" in promotion:
+            lines.append(f"  promotion FAILED: {promotion['error']}")
+        elif promotion:
+            lines.append("  approved by the demo; promoted by pull request:")
+            lines += [f"    {url}" for url in promotion["pull_requests"]]
+            for environment in ("staging", "prod"):
+                served = promotion[environment]
+                predictions = ", ".join(f"{value:.3f}" for value in served["predictions"])
+                lines.append(
+                    f"  {environment} (account {served['account']}), endpoint "
+                    f"{served['endpoint']}, answers the first {len(served['predictions'])} "
+                    f"rows: {predictions}"
+                )
     else:
         notification = report["notification"]
         reason = notification.get("reason") if isinstance(notification, dict) else notification

@@ -13,7 +13,10 @@ API), the scheduler (LocalExecutor), the DAG processor and the triggerer — aga
   ``make demo`` uses under the raw-data prefix while that prefix is empty, so the first run has
   something to train on;
 - this project's DAGs and plugins, with ``PIPELINE_ENV=local`` and the AWS connection pointing
-  at the local AWS (``tools.airflow_env``).
+  at the local AWS (``tools.airflow_env``);
+- a stand-in for GitHub's API (``tools.local_github``) serving a scratch repository of the pins
+  (``.airflow/github/repository``), whose GitHub App the promotion DAG signs in as: approving a
+  version opens a pull request there.
 
 Scheduled runs, runs started by new raw data (S3 event → SQS → asset watcher in the triggerer) and
 runs triggered by hand all work from there. Airflow's home is ``.airflow/``: its database, logs
@@ -51,19 +54,24 @@ from tools import infrastructure
 from tools.airflow_env import (
     ADMIN_PASSWORD,
     ADMIN_USER,
+    free_port,
     migrate_database,
     service_environment,
 )
+from tools.local_github import new_app_key, scratch_repository, store_app_connection
 from tools.local_run import (
     AWS,
     generate_sample_data,
     local_aws_is_ours,
+    prepare_accounts,
     upload_training_data,
 )
 from tools.project import PROJECT_ROOT, config
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 SHUT_DOWN_FIRST = {"scheduler", "dag-processor", "triggerer"}
+#: The GitHub App the promotion DAG signs in to the stand-in as.
+GITHUB_APP_ID = "1"
 RECORD = "stack.json"
 
 
@@ -183,9 +191,9 @@ class LocalAirflow:
         record = json.loads(self.record_file.read_text())
         return record, [Started(**process) for process in record["processes"]]
 
-    def _record(self, started: Started) -> None:
+    def _record(self, started: Started, **settings: str) -> None:
         record, processes = self.recorded()
-        record.update(url=self.url, endpoint_url=self.endpoint_url)
+        record.update(url=self.url, endpoint_url=self.endpoint_url, **settings)
         record["processes"] = [asdict(process) for process in [*processes, started]]
         self.record_file.write_text(json.dumps(record, indent=2) + "\n")
 
@@ -208,6 +216,7 @@ class LocalAirflow:
         try:
             self._start_local_aws()
             self._prepare_account()
+            self._start_github()
             environment = service_environment(
                 self.home,
                 self.endpoint_url,
@@ -232,7 +241,7 @@ class LocalAirflow:
         saves its state, last.
         """
         _, processes = self.recorded()
-        for names in (SHUT_DOWN_FIRST, {"api-server"}, {"local-aws"}):
+        for names in (SHUT_DOWN_FIRST, {"api-server", "github"}, {"local-aws"}):
             self._terminate([process for process in processes if process.name in names], timeout)
         self.record_file.unlink(missing_ok=True)
         return [process.name for process in processes]
@@ -249,7 +258,9 @@ class LocalAirflow:
             if child is not None:
                 child.wait()
 
-    def _spawn(self, name: str, command: list[str], environment: dict[str, str]) -> None:
+    def _spawn(
+        self, name: str, command: list[str], environment: dict[str, str], **settings: str
+    ) -> None:
         with open(self.log_dir / f"{name}.log", "ab") as log:
             child = subprocess.Popen(
                 command,
@@ -261,7 +272,7 @@ class LocalAirflow:
                 start_new_session=True,
             )
         self._children[child.pid] = child
-        self._record(Started(name, child.pid, psutil.Process(child.pid).create_time()))
+        self._record(Started(name, child.pid, psutil.Process(child.pid).create_time()), **settings)
 
     def _start_local_aws(self) -> None:
         if local_aws_is_ours(self.endpoint_url, self.state_dir):
@@ -275,7 +286,8 @@ class LocalAirflow:
         self._record(Started("local-aws", process.pid, psutil.Process(process.pid).create_time()))
 
     def _prepare_account(self) -> None:
-        """Deploy the infrastructure; seed sample data under an empty raw-data prefix.
+        """Deploy the infrastructure (dev's, staging's and prod's); seed sample data under an
+        empty raw-data prefix.
 
         The seed's S3 event is consumed before the triggerer starts: data present from the
         start is there to train on, it does not start a run by itself.
@@ -283,6 +295,7 @@ class LocalAirflow:
         cfg = config()
         aws = AWS(self.endpoint_url)
         infrastructure.deploy(aws.client("cloudformation"), cfg)
+        prepare_accounts(self.endpoint_url)
         bucket, prefix = cfg.raw_data_uri.removeprefix("s3://").split("/", 1)
         listed = aws.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
         if listed.get("KeyCount"):
@@ -291,6 +304,37 @@ class LocalAirflow:
         if not sample.exists():
             generate_sample_data(sample, cfg.data.sample_rows)
         upload_training_data(aws, sample)
+
+    def _start_github(self, timeout: float = 30) -> None:
+        """Serve the pins' scratch repository as GitHub would, and keep the App's key where the
+        promotion DAG reads it (Secrets Manager, through Airflow's secrets backend)."""
+        cfg = config()
+        folder = self.home / "github"
+        repository = folder / "repository"
+        if not (repository / ".git").exists():
+            pins = PROJECT_ROOT / "ci" / "environments"
+            files = {f"ci/environments/{p.name}": p.read_text() for p in pins.glob("*.toml")}
+            scratch_repository(repository, files)
+        private_key, public_key = folder / "app.pem", folder / "app.pub"
+        if not private_key.exists():
+            private, public = new_app_key()
+            public_key.write_text(public)
+            private_key.write_text(private)
+            private_key.chmod(0o600)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "tools.local_github", "serve", "--port", str(port)]
+        command += ["--repository", str(repository), "--full-name", cfg.project.repository]
+        command += ["--app-id", GITHUB_APP_ID, "--public-key", str(public_key)]
+        self._spawn("github", command, {}, github_url=url)
+        self._wait(lambda: _answers(url), time.monotonic() + timeout, f"GitHub's stand-in at {url}")
+        store_app_connection(
+            AWS(self.endpoint_url).client("secretsmanager"),
+            cfg.promotion.github_conn_id,
+            GITHUB_APP_ID,
+            private_key.read_text(),
+            url,
+        )
 
     # --- readiness ------------------------------------------------------------------------
 
@@ -347,10 +391,17 @@ class LocalAirflow:
                 f"Airflow is up: {record['url']}  (login {ADMIN_USER} / {ADMIN_PASSWORD})",
                 f"  DAGs:       {', '.join(self.dag_ids) or '(none yet)'}",
                 f"  local AWS:  {record['endpoint_url']} ({local_aws})",
+                f"  GitHub:     {record.get('github_url')} (stand-in; repository "
+                f"{self.home / 'github' / 'repository'})",
                 f"  home:       {self.home} (each process's output in logs/stack/)",
                 "Stop it with `make airflow-stop`.",
             ]
         )
+
+
+def _answers(url: str) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", urlparse(url).port)) == 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

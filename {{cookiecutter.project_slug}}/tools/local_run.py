@@ -210,12 +210,13 @@ class RunOutcome:
         return self.state == "success"
 
 
-def load_training_dag(airflow_home: Path, endpoint_url: str):
-    """Import the training DAG with Airflow configured for this machine."""
+def load_dag(airflow_home: Path, endpoint_url: str, loop: str = "training"):
+    """Import the DAG of ``loop`` (training, promotion) with Airflow configured for this
+    machine."""
     environment = airflow_environment(airflow_home, endpoint_url)
     os.environ.update(environment)
     migrate_database(environment)
-    path = PROJECT_ROOT / "dags" / f"{config().package}_training.py"
+    path = PROJECT_ROOT / "dags" / f"{config().package}_{loop}.py"
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -230,7 +231,7 @@ def run_training(
     With ``rerun``, the same DAG run is cleared and run again (same run id), as a person clearing
     it in the UI would.
     """
-    dag = load_training_dag(airflow_home, aws.endpoint_url)
+    dag = load_dag(airflow_home, aws.endpoint_url)
     same_run = {"logical_date": rerun.logical_date, "run_after": rerun.run_after} if rerun else {}
     started = time.monotonic()
     dag_run = dag.test(run_conf=conf, **same_run)
@@ -247,6 +248,14 @@ def run_training(
     )
     outcome.summary = read_summary(aws, dag_run.run_id)
     return outcome
+
+
+def run_promotion(aws: AWS, airflow_home: Path) -> tuple[str, list[str]]:
+    """Run the promotion DAG once; its state and the pull requests it opened."""
+    dag = load_dag(airflow_home, aws.endpoint_url, "promotion")
+    dag_run = dag.test()
+    (task,) = dag_run.get_task_instances()
+    return str(dag_run.state), task.xcom_pull(task_ids="propose") or []
 
 
 def read_notification(aws: AWS, inbox: str, wait_seconds: int = 5) -> dict | str | None:
@@ -282,91 +291,71 @@ def read_summary(aws: AWS, run_id: str) -> dict | None:
 DEMO_ROWS = 5
 
 
-class ServingError(RuntimeError):
-    """The demo's endpoint did not come up on the registered version."""
+def in_account(endpoint_url: str, account: str, region: str) -> boto3.Session:
+    """Credentials acting in ``account`` (the local AWS plays every account)."""
+    credentials = boto3.client(
+        "sts",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/bootstrap", RoleSessionName="local-bootstrap"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
 
 
-def serve_on_endpoint(aws: AWS, package_arn: str, table: Path) -> dict:
-    """Approve a registered version, deploy it to the demo endpoint and ask it about a few rows.
+def prepare_accounts(endpoint_url: str) -> dict[str, boto3.Session]:
+    """dev, staging and prod as ``ci/infrastructure``'s templates leave them: the pipeline
+    stack in each, the promotion stack in staging and prod, then in dev (IAM wants the roles
+    dev's trusts to exist first). Each account's session, by environment name."""
+    cfg = config()
+    environments = {name: cfg.environment(name) for name in ("dev", "staging", "prod")}
+    targets = {name: environments[name] for name in ("staging", "prod")}
+    sessions = {}
+    for name in ("staging", "prod", "dev"):
+        env = environments[name]
+        session = in_account(endpoint_url, env.account_id, env.region)
+        cloudformation = session.client("cloudformation", endpoint_url=endpoint_url)
+        parameters = None if name == "dev" else infrastructure.stack_parameters(cfg, env)
+        outputs = infrastructure.deploy(cloudformation, cfg, parameters=parameters)
+        infrastructure.deploy(
+            cloudformation,
+            cfg,
+            name=f"{cfg.slug}-promotion",
+            template=infrastructure.PROMOTION_TEMPLATE,
+            parameters=infrastructure.promotion_parameters(
+                cfg,
+                env,
+                environments["dev"],
+                targets,
+                outputs["ArtifactKeyArn"],
+                cfg.project.repository,
+            ),
+        )
+        sessions[name] = session
+    return sessions
 
-    On AWS a reviewer approves the version and promotion deploys it; here the demo does both, to
-    show the model answering: the endpoint ``<slug>-demo`` (updated when it exists), data capture
-    on, ``DEMO_ROWS`` rows of ``table`` sent as JSON instances (sensitive columns included, as
-    they are captured for bias monitoring). Returns what it did, for the demo's report.
-    """
+
+def ask_endpoint(runtime, endpoint: str, table: Path) -> dict:
+    """``DEMO_ROWS`` rows of ``table`` sent to ``endpoint`` as JSON instances (sensitive
+    columns included, as they are captured for bias monitoring): its answers."""
     import pandas as pd
 
-    cfg = config()
-    sagemaker, runtime = aws.client("sagemaker"), aws.client("sagemaker-runtime")
-    sagemaker.update_model_package(
-        ModelPackageArn=package_arn,
-        ModelApprovalStatus="Approved",
-        ApprovalDescription="approved by make demo",
-    )
-    name = f"{cfg.slug}-demo"
-    version = f"{name}-v{package_arn.rsplit('/', 1)[-1]}-{int(time.time())}"
-    sagemaker.create_model(
-        ModelName=version,
-        ExecutionRoleArn=cfg.env.role_arn,
-        PrimaryContainer={"ModelPackageName": package_arn},
-    )
-    capture_uri = f"{cfg.artifact_root}/capture"
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=version,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": version,
-                "InstanceType": "ml.m5.large",
-                "InitialInstanceCount": 1,
-            }
-        ],
-        DataCaptureConfig={
-            "EnableCapture": True,
-            "InitialSamplingPercentage": 100,
-            "DestinationS3Uri": capture_uri,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {
-                "CsvContentTypes": ["text/csv"],
-                "JsonContentTypes": ["application/json"],
-            },
-        },
-    )
-    try:
-        status = sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
-    except sagemaker.exceptions.ClientError:
-        status = None  # no such endpoint yet
-    if status == "Failed":  # an earlier demo's: it cannot be updated, only replaced
-        sagemaker.delete_endpoint(EndpointName=name)
-        status = None
-    if status is None:
-        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=version)
-    else:
-        sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=version)
-    deadline = time.monotonic() + 120
-    while (described := sagemaker.describe_endpoint(EndpointName=name))["EndpointStatus"] in (
-        "Creating",
-        "Updating",
-        "SystemUpdating",
-    ):
-        if time.monotonic() > deadline:
-            raise ServingError(f"endpoint {name} still {described['EndpointStatus']} after 120 s")
-        time.sleep(0.5)
-    if described["EndpointStatus"] != "InService" or described["EndpointConfigName"] != version:
-        raise ServingError(
-            f"endpoint {name} does not serve {version}: {described.get('FailureReason')}"
-        )
-    rows = pd.read_csv(table, nrows=DEMO_ROWS).drop(columns=[cfg.data.target_column])
+    rows = pd.read_csv(table, nrows=DEMO_ROWS).drop(columns=[config().data.target_column])
     answer = runtime.invoke_endpoint(
-        EndpointName=name,
+        EndpointName=endpoint,
         ContentType="application/json",
         Accept="application/json",
         Body=json.dumps({"instances": json.loads(rows.to_json(orient="records"))}),
     )
     return {
-        "endpoint": name,
-        "endpoint_config": version,
+        "endpoint": endpoint,
         "variant": answer["InvokedProductionVariant"],
         "predictions": json.loads(answer["Body"].read())["predictions"],
-        "capture": f"{capture_uri}/{name}/AllTraffic/",
     }

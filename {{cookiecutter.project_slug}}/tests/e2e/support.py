@@ -59,23 +59,30 @@ class Airflow:
     def dag_id(self) -> str:
         return self.config.training_dag_id
 
-    def runs(self, run_type: str | None = None) -> list[dict]:
-        listed = self.api.get(f"/dags/{self.dag_id}/dagRuns", limit=100, order_by="run_after")
+    def runs(self, run_type: str | None = None, dag_id: str | None = None) -> list[dict]:
+        """The runs of the training DAG (or of ``dag_id``), oldest first."""
+        path = f"/dags/{dag_id or self.dag_id}/dagRuns"
+        listed = self.api.get(path, limit=100, order_by="run_after")
         return [run for run in listed["dag_runs"] if run_type in (None, run["run_type"])]
 
-    def wait_until_succeeded(self, run_id: str, timeout: float = RUN_TIMEOUT) -> dict:
+    def wait_until_succeeded(
+        self, run_id: str, timeout: float = RUN_TIMEOUT, dag_id: str | None = None
+    ) -> dict:
         """The run once it has ended, which must be in success; a failure names its tasks."""
+        dag_id = dag_id or self.dag_id
 
         def ended() -> dict | None:
-            run = self.api.dag_run(self.dag_id, run_id)
+            run = self.api.dag_run(dag_id, run_id)
             return run if run["state"] in ("success", "failed") else None
 
         run = wait_for(ended, timeout, f"run {run_id} to end", interval=2)
-        assert run["state"] == "success", f"run {run_id} failed: {self.failed_tasks(run_id)}"
+        assert run["state"] == "success", (
+            f"run {run_id} failed: {self.failed_tasks(run_id, dag_id)}"
+        )
         return run
 
-    def failed_tasks(self, run_id: str) -> str:
-        path = f"/dags/{self.dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+    def failed_tasks(self, run_id: str, dag_id: str | None = None) -> str:
+        path = f"/dags/{dag_id or self.dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
         failed = [
             f"{task['task_id']} (try {task['try_number']})"
             for task in self.api.get(path)["task_instances"]

@@ -1,4 +1,5 @@
-"""The training DAG under a real Airflow: every way a run starts, and its reports in the UI.
+"""The DAGs under a real Airflow: every way a training run starts, its reports in the UI, and
+the pull request an approval opens through the promotion DAG's asset watcher.
 
 One stack serves every test (see ``conftest.py``). Runs of the DAG never overlap
 (``max_active_runs=1``), so each test starts its run as soon as the one before is done: the REST
@@ -9,6 +10,7 @@ them: the last test finds it there.
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.error
 import urllib.request
@@ -19,9 +21,12 @@ from urllib.parse import quote, unquote
 
 import pytest
 
+from {{ cookiecutter.package_name }}_pipeline.github import AppCredentials, GitHub
+
 from tests.e2e.support import RUN_TIMEOUT, parse_time, wait_for
 from tests.support import PROJECT_ROOT
 from tools.airflow_env import ADMIN_PASSWORD, ADMIN_USER
+from tools.local_airflow import GITHUB_APP_ID
 from tools.local_run import generate_sample_data
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -204,3 +209,53 @@ def test_the_schedule_starts_a_run_at_its_time(airflow):
     assert parse_time(run["queued_at"]) >= due
     airflow.wait_until_succeeded(run["dag_run_id"])
     assert airflow.run_inputs(run["dag_run_id"])["raw_data_uri"] == airflow.config.raw_data_uri
+
+
+def test_an_approval_opens_one_pull_request_through_the_asset_watcher(airflow):
+    """SageMaker's approval event → EventBridge → SQS → the triggerer's asset watcher → the
+    promotion DAG → one pull request at the GitHub stand-in; the event delivered again (SQS
+    delivers at least once) starts another run, which opens none."""
+    cfg, sqs = airflow.config, airflow.aws.client("sqs")
+    sagemaker = airflow.aws.client("sagemaker")
+    promotion = f"{cfg.package}_promotion"
+    package = sagemaker.create_model_package(
+        ModelPackageGroupName=cfg.registry.model_package_group,
+        InferenceSpecification={
+            "Containers": [{"Image": cfg.env.image_uri}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+    record, _ = airflow.stack.recorded()
+    key = (airflow.stack.home / "github" / "app.pem").read_text()
+    github = GitHub.as_app(
+        cfg.project.repository, AppCredentials(GITHUB_APP_ID, key, "1", record["github_url"])
+    )
+    branch = f"promote/staging/v{package.rsplit('/', 1)[1]}"
+
+    pulls = wait_for(lambda: github.pull_requests(branch), 180, f"a pull request from {branch}")
+    assert [pull["base"]["ref"] for pull in pulls] == ["main"]
+    seen = {run["dag_run_id"] for run in airflow.runs(dag_id=promotion)}
+    for run in airflow.runs(dag_id=promotion):
+        airflow.wait_until_succeeded(run["dag_run_id"], dag_id=promotion)
+
+    queue = sqs.get_queue_url(QueueName=cfg.registry.approval_events_queue)["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps(
+            {
+                "detail-type": "SageMaker Model Package State Change",
+                "source": "aws.sagemaker",
+                "resources": [package],
+                "detail": {"ModelPackageArn": package, "ModelApprovalStatus": "Approved"},
+            }
+        ),
+    )
+    again = wait_for(
+        lambda: [r for r in airflow.runs(dag_id=promotion) if r["dag_run_id"] not in seen],
+        120,
+        "a promotion run for the event delivered again",
+    )
+    airflow.wait_until_succeeded(again[0]["dag_run_id"], dag_id=promotion)
+    assert len(github.pull_requests(branch)) == 1
