@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, task
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, task
 
+from {{ cookiecutter.package_name }}_pipeline.assets import queue_asset
 from {{ cookiecutter.package_name }}_pipeline.config import load_config
 from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure
 
@@ -36,22 +36,11 @@ config = load_config()
 env = config.env
 
 # Every approval change of the group's versions, as EventBridge delivers it to the queue.
-approvals = Asset(
-    name=f"{config.slug}_approvals",
-    uri=env.queue_url(config.registry.approval_events_queue),
-    watchers=[
-        AssetWatcher(
-            name=f"{config.slug}_approvals_queue",
-            trigger=MessageQueueTrigger(
-                scheme="sqs",
-                sqs_queue=env.queue_url(config.registry.approval_events_queue),
-                aws_conn_id=env.aws_conn_id,
-                region_name=env.region,
-                waiter_delay=env.poll_interval_seconds,
-                max_messages=10,
-            ),
-        )
-    ],
+approvals = queue_asset(
+    config,
+    "approvals",
+    env.queue_url(config.registry.approval_events_queue),
+    config.registry.approval_events_queue,
 )
 
 with DAG(

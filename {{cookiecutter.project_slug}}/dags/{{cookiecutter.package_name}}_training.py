@@ -26,12 +26,9 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
-from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 from airflow.sdk import (
     DAG,
-    Asset,
     AssetOrTimeSchedule,
-    AssetWatcher,
     CronTriggerTimetable,
     Param,
     chain,
@@ -46,6 +43,7 @@ from {{ cookiecutter.package_name }}_pipeline import (
     run_inputs,
     summary,
 )
+from {{ cookiecutter.package_name }}_pipeline.assets import queue_asset
 from {{ cookiecutter.package_name }}_pipeline.config import load_config
 from {{ cookiecutter.package_name }}_pipeline.hooks import aws_client
 from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure, summary_message
@@ -63,25 +61,14 @@ env = config.env
 
 # New objects under the raw-data prefix reach the DAG as asset events: S3 event notifications
 # land in an SQS queue, which the triggerer watches.
-raw_data = Asset(
-    name=f"{config.slug}_raw_data",
-    uri=config.raw_data_uri,
-    watchers=[
-        AssetWatcher(
-            name=f"{config.slug}_raw_data_queue",
-            trigger=MessageQueueTrigger(
-                scheme="sqs",
-                sqs_queue=env.queue_url(config.data.raw_data_queue),
-                aws_conn_id=env.aws_conn_id,
-                region_name=env.region,
-                waiter_delay=env.poll_interval_seconds,
-                max_messages=10,
-                # S3 sends an s3:TestEvent when notifications are set up: only object events count.
-                message_filtering="jsonpath",
-                message_filtering_config="Records[*].eventName",
-            ),
-        )
-    ],
+raw_data = queue_asset(
+    config,
+    "raw_data",
+    config.raw_data_uri,
+    config.data.raw_data_queue,
+    # S3 sends an s3:TestEvent when notifications are set up: only object events count.
+    message_filtering="jsonpath",
+    message_filtering_config="Records[*].eventName",
 )
 schedule = config.training.schedule
 job_settings = {

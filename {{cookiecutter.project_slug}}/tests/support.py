@@ -86,3 +86,18 @@ def subscribed_queue(sns, sqs, topics: list[str], name: str) -> str:
     for topic in topics:
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return url
+
+
+def register_bare_version(sagemaker, config, status: str = "Approved") -> str:
+    """A version of the group with only an image (proposals read versions, not their files),
+    its approval set to ``status``; its ARN."""
+    package = sagemaker.create_model_package(
+        ModelPackageGroupName=config.registry.model_package_group,
+        InferenceSpecification={
+            "Containers": [{"Image": config.env.image_uri}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus=status)
+    return package

@@ -33,7 +33,7 @@ from {{ cookiecutter.package_name }}_pipeline.github import AppCredentials, GitH
 from {{ cookiecutter.package_name }}_pipeline.pins import load_pin
 
 from tools.local_github import LocalGitHub, new_app_key, scratch_repository, store_app_connection
-from tools.local_run import AWS, ask_endpoint, prepare_accounts, run_promotion
+from tools.local_run import AWS, ask_endpoint, prepare_accounts, run_promotion, watching
 from tools.project import PROJECT_ROOT, config
 
 APP_ID = "1"
@@ -109,7 +109,7 @@ def promote(aws: AWS, airflow_home: Path, package_arn: str, table: Path, log=pri
 
             soak = cfg.promotion.staging_soak_hours
             log(f"\nMoving the clock {soak:g} h on: staging's soak (the demo does not wait)")
-            watch = _watch_clients(aws, sessions)
+            watch = watching(aws.endpoint_url)
             later = datetime.now(UTC) + timedelta(hours=soak, minutes=1)
             opened = proposals.propose(
                 cfg,
@@ -148,27 +148,3 @@ def _merge_and_apply(github, repository, environment, url, sessions, table, repo
     account = config().environment(environment).account_id
     log(f"{endpoint} (account {account}) answers: {answer['predictions']}")
     return {"account": account, **answer}
-
-
-def _watch_clients(aws: AWS, sessions) -> tuple:
-    """Staging's SageMaker and CloudWatch through its watch role, as Airflow reads them."""
-    import boto3
-
-    staging = config().environment("staging")
-    credentials = (
-        sessions["dev"]
-        .client("sts", endpoint_url=aws.endpoint_url)
-        .assume_role(
-            RoleArn=staging.arn_of_role(staging.watch_role_name), RoleSessionName="demo-watch"
-        )["Credentials"]
-    )
-    session = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=staging.region,
-    )
-    return tuple(
-        session.client(service, endpoint_url=aws.endpoint_url)
-        for service in ("sagemaker", "cloudwatch")
-    )

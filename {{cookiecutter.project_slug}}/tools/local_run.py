@@ -291,17 +291,19 @@ def read_summary(aws: AWS, run_id: str) -> dict | None:
 DEMO_ROWS = 5
 
 
-def in_account(endpoint_url: str, account: str, region: str) -> boto3.Session:
-    """Credentials acting in ``account`` (the local AWS plays every account)."""
+def in_account(
+    endpoint_url: str, account: str, region: str, role: str = "bootstrap"
+) -> boto3.Session:
+    """A session of ``role`` in ``account`` (the local AWS plays every account)."""
     credentials = boto3.client(
         "sts",
         endpoint_url=endpoint_url,
         region_name=region,
         aws_access_key_id="local",
         aws_secret_access_key="local",
-    ).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/bootstrap", RoleSessionName="local-bootstrap"
-    )["Credentials"]
+    ).assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=f"local-{role}")[
+        "Credentials"
+    ]
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -340,6 +342,17 @@ def prepare_accounts(endpoint_url: str) -> dict[str, boto3.Session]:
         )
         sessions[name] = session
     return sessions
+
+
+def watching(endpoint_url: str, environment: str = "staging") -> tuple:
+    """``environment``'s SageMaker and CloudWatch clients through its watch role, as Airflow
+    reads them for the promotion soak."""
+    env = config().environment(environment)
+    session = in_account(endpoint_url, env.account_id, env.region, env.watch_role_name)
+    return tuple(
+        session.client(service, endpoint_url=endpoint_url)
+        for service in ("sagemaker", "cloudwatch")
+    )
 
 
 def ask_endpoint(runtime, endpoint: str, table: Path) -> dict:

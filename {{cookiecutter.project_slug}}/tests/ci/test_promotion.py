@@ -40,7 +40,7 @@ from tests.ml_runs import train_pipeline
 from tests.support import CONFIG, PROJECT_ROOT
 from tools import infrastructure
 from tools.local_github import LocalGitHub, new_app_key, scratch_repository
-from tools.local_run import AWS, prepare_account, prepare_accounts
+from tools.local_run import AWS, prepare_account, prepare_accounts, watching
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -579,7 +579,6 @@ def test_an_approval_is_proposed_once_then_staging_soaks_before_prod_and_a_rejec
     """The promotion DAG's proposals against the GitHub stand-in: dev's registry read as
     Airflow reads it, staging watched through its watch role, pins merged and applied."""
     sm = client(accounts, local_aws, "dev", "sagemaker")
-    staging = config.environment("staging")
     cloudwatch = client(accounts, local_aws, "staging", "cloudwatch")
     alarm = f"{config.slug}-staging-errors"
     cloudwatch.put_metric_alarm(
@@ -621,23 +620,7 @@ def test_an_approval_is_proposed_once_then_staging_soaks_before_prod_and_a_rejec
         github = GitHub.as_app(
             config.project.repository, AppCredentials("7", private_key, "1", standin.url)
         )
-        watch_role = (
-            accounts["dev"]
-            .client("sts", endpoint_url=local_aws.endpoint_url)
-            .assume_role(
-                RoleArn=staging.arn_of_role(staging.watch_role_name), RoleSessionName="airflow"
-            )["Credentials"]
-        )
-        watching = boto3.Session(
-            aws_access_key_id=watch_role["AccessKeyId"],
-            aws_secret_access_key=watch_role["SecretAccessKey"],
-            aws_session_token=watch_role["SessionToken"],
-            region_name=staging.region,
-        )
-        watch = tuple(
-            watching.client(service, endpoint_url=local_aws.endpoint_url)
-            for service in ("sagemaker", "cloudwatch")
-        )
+        watch = watching(local_aws.endpoint_url)  # as Airflow reads staging
 
         def propose(now=None) -> list[str]:
             return proposals.propose(config, sm, watch, github, print, now=now)

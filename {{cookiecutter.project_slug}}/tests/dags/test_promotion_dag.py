@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import AIRFLOW_HOME
-from tests.support import PROJECT_ROOT
+from tests.support import PROJECT_ROOT, register_bare_version
 from tools.local_github import LocalGitHub, new_app_key, scratch_repository, store_app_connection
 from tools.local_run import run_promotion
 from tools.project import config
@@ -41,15 +41,7 @@ def test_an_approval_event_runs_one_proposal_and_a_duplicate_none_more(account, 
     sagemaker, sqs = aws.client("sagemaker"), aws.client("sqs")
     queue = sqs.get_queue_url(QueueName=cfg.registry.approval_events_queue)["QueueUrl"]
     sqs.purge_queue(QueueUrl=queue)  # other tests' versions changed too
-    package = sagemaker.create_model_package(
-        ModelPackageGroupName=cfg.registry.model_package_group,
-        InferenceSpecification={
-            "Containers": [{"Image": cfg.env.image_uri}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
-    sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+    package = register_bare_version(sagemaker, cfg)
     details = []
     for _ in range(5):  # what the asset watcher receives
         answer = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)

@@ -24,7 +24,7 @@ import pytest
 from {{ cookiecutter.package_name }}_pipeline.github import AppCredentials, GitHub
 
 from tests.e2e.support import RUN_TIMEOUT, parse_time, wait_for
-from tests.support import PROJECT_ROOT
+from tests.support import PROJECT_ROOT, register_bare_version
 from tools.airflow_env import ADMIN_PASSWORD, ADMIN_USER
 from tools.local_airflow import GITHUB_APP_ID
 from tools.local_run import generate_sample_data
@@ -218,15 +218,7 @@ def test_an_approval_opens_one_pull_request_through_the_asset_watcher(airflow):
     cfg, sqs = airflow.config, airflow.aws.client("sqs")
     sagemaker = airflow.aws.client("sagemaker")
     promotion = f"{cfg.package}_promotion"
-    package = sagemaker.create_model_package(
-        ModelPackageGroupName=cfg.registry.model_package_group,
-        InferenceSpecification={
-            "Containers": [{"Image": cfg.env.image_uri}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
-    sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+    package = register_bare_version(sagemaker, cfg)
     record, _ = airflow.stack.recorded()
     key = (airflow.stack.home / "github" / "app.pem").read_text()
     github = GitHub.as_app(
