@@ -29,6 +29,7 @@ from {{ cookiecutter.package_name }}_pipeline.github import GitHubError
 
 from local_aws.process import LocalAWSError
 from tools.demo_promotion import PromotionFailed, promote
+from tools.local_airflow import LocalAirflow
 from tools.local_run import (
     AWS,
     ForeignLocalAWSError,
@@ -58,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config()
     if args.data is not None and not args.data.is_file():
         print(f"error: DATA={args.data} is not a file", file=sys.stderr)
+        return 2
+    if LocalAirflow(args.airflow_home).running():
+        print(
+            "error: `make airflow` is running with this home: its promotion DAG would take the "
+            "demo's approval (and the demo its GitHub connection). Stop it first: "
+            "make airflow-stop",
+            file=sys.stderr,
+        )
         return 2
     try:
         with local_aws(args.state_dir) as endpoint_url:

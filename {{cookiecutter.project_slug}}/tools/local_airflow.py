@@ -54,7 +54,6 @@ from tools import infrastructure
 from tools.airflow_env import (
     ADMIN_PASSWORD,
     ADMIN_USER,
-    free_port,
     migrate_database,
     service_environment,
 )
@@ -191,9 +190,9 @@ class LocalAirflow:
         record = json.loads(self.record_file.read_text())
         return record, [Started(**process) for process in record["processes"]]
 
-    def _record(self, started: Started, **settings: str) -> None:
+    def _record(self, started: Started) -> None:
         record, processes = self.recorded()
-        record.update(url=self.url, endpoint_url=self.endpoint_url, **settings)
+        record.update(url=self.url, endpoint_url=self.endpoint_url)
         record["processes"] = [asdict(process) for process in [*processes, started]]
         self.record_file.write_text(json.dumps(record, indent=2) + "\n")
 
@@ -258,9 +257,7 @@ class LocalAirflow:
             if child is not None:
                 child.wait()
 
-    def _spawn(
-        self, name: str, command: list[str], environment: dict[str, str], **settings: str
-    ) -> None:
+    def _spawn(self, name: str, command: list[str], environment: dict[str, str]) -> None:
         with open(self.log_dir / f"{name}.log", "ab") as log:
             child = subprocess.Popen(
                 command,
@@ -272,7 +269,7 @@ class LocalAirflow:
                 start_new_session=True,
             )
         self._children[child.pid] = child
-        self._record(Started(name, child.pid, psutil.Process(child.pid).create_time()), **settings)
+        self._record(Started(name, child.pid, psutil.Process(child.pid).create_time()))
 
     def _start_local_aws(self) -> None:
         if local_aws_is_ours(self.endpoint_url, self.state_dir):
@@ -319,15 +316,19 @@ class LocalAirflow:
         if not private_key.exists():
             private, public = new_app_key()
             public_key.write_text(public)
-            private_key.write_text(private)
-            private_key.chmod(0o600)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "tools.local_github", "serve", "--port", str(port)]
+            with os.fdopen(os.open(private_key, os.O_WRONLY | os.O_CREAT, 0o600), "w") as key:
+                key.write(private)
+        url_file = folder / "url"
+        url_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "tools.local_github", "serve", "--url-file", str(url_file)]
         command += ["--repository", str(repository), "--full-name", cfg.project.repository]
         command += ["--app-id", GITHUB_APP_ID, "--public-key", str(public_key)]
-        self._spawn("github", command, {}, github_url=url)
-        self._wait(lambda: _answers(url), time.monotonic() + timeout, f"GitHub's stand-in at {url}")
+        self._spawn("github", command, {})
+        self._wait(url_file.exists, time.monotonic() + timeout, "GitHub's stand-in to serve")
+        url = url_file.read_text()
+        record, _ = self.recorded()
+        record["github_url"] = url
+        self.record_file.write_text(json.dumps(record, indent=2) + "\n")
         store_app_connection(
             AWS(self.endpoint_url).client("secretsmanager"),
             cfg.promotion.github_conn_id,
@@ -397,11 +398,6 @@ class LocalAirflow:
                 "Stop it with `make airflow-stop`.",
             ]
         )
-
-
-def _answers(url: str) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", urlparse(url).port)) == 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -26,6 +26,7 @@ import secrets
 import signal
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,12 +37,15 @@ DESCRIPTION = Path(__file__).with_name("github_api.json")
 OPERATIONS = (
     ("post", "/app/installations/{installation_id}/access_tokens"),
     ("get", "/repos/{owner}/{repo}"),
+    ("get", "/repos/{owner}/{repo}/commits"),
     ("get", "/repos/{owner}/{repo}/git/ref/{ref}"),
     ("post", "/repos/{owner}/{repo}/git/refs"),
+    ("patch", "/repos/{owner}/{repo}/git/refs/{ref}"),
     ("get", "/repos/{owner}/{repo}/contents/{path}"),
     ("put", "/repos/{owner}/{repo}/contents/{path}"),
     ("get", "/repos/{owner}/{repo}/pulls"),
     ("post", "/repos/{owner}/{repo}/pulls"),
+    ("patch", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
 )
 #: Path parameters whose values hold slashes.
@@ -163,7 +167,8 @@ class LocalGitHub:
             Operation(method, path, description["paths"][path][method])
             for method, path in OPERATIONS
         ]
-        self.tokens: dict[str, datetime] = {}
+        #: token → (expiry, the repositories it is limited to, if any)
+        self.tokens: dict[str, tuple[datetime, set[str]]] = {}
         self.pulls_file = repository / ".git" / "local-github-pulls.json"
         self.pulls: list[dict] = (
             json.loads(self.pulls_file.read_text()) if self.pulls_file.exists() else []
@@ -263,29 +268,50 @@ class LocalGitHub:
                 )
             except jwt.PyJWTError as error:
                 raise Refused(401, f"A JSON web token could not be decoded ({error})") from None
-            if str(claims["iss"]) != self.app_id or claims["exp"] - claims["iat"] > 660:
+            if str(claims["iss"]) != self.app_id:
+                raise Refused(401, "'Issuer' claim ('iss') must be the App's ID")
+            if claims["exp"] > time.time() + 600 + 60:  # GitHub allows 10 minutes, and skew
                 raise Refused(401, "'Expiration time' claim ('exp') is too far in the future")
             if values["installation_id"] != self.installation_id:
                 raise Refused(404, "Not Found")
             return
-        expiry = self.tokens.get(credential) if scheme.lower() in ("bearer", "token") else None
-        if expiry is None or expiry < datetime.now(UTC):
+        issued = self.tokens.get(credential) if scheme.lower() in ("bearer", "token") else None
+        if issued is None or issued[0] < datetime.now(UTC):
             raise Refused(401, "Bad credentials")
-        if f"{values['owner']}/{values['repo']}" != self.full_name:
+        name = f"{values['owner']}/{values['repo']}"
+        if name != self.full_name or (issued[1] and values["repo"] not in issued[1]):
             raise Refused(404, "Not Found")
 
     # --- operations, named as GitHub's operationIds ------------------------------------------
     def create_installation_access_token(self, values, query, body):
         token = "ghs_" + secrets.token_urlsafe(27)
         expires = datetime.now(UTC) + TOKEN_LIFETIME
-        self.tokens[token] = expires
+        repositories = set((body or {}).get("repositories") or ())
+        self.tokens[token] = (expires, repositories)
         answer = {
             "token": token,
             "expires_at": _time(expires),
-            "permissions": {"contents": "write", "pull_requests": "write"},
+            "permissions": (body or {}).get("permissions")
+            or {"contents": "write", "pull_requests": "write"},
             "repository_selection": "selected",
         }
         return 201, answer
+
+    def list_commits(self, values, query, body):
+        """Newest first, as GitHub lists them; ``path`` keeps those that changed it."""
+        start = query.get("sha") or self.default_branch
+        if self._rev(start) is None:
+            raise Refused(404, f"No commit found for SHA: {start}")
+        per_page, page = int(query.get("per_page", 30)), int(query.get("page", 1))
+        command = ["log", "--format=%H%x00%s", start]
+        if query.get("path"):
+            command += ["--", query["path"]]
+        listed = [line.split("\0", 1) for line in self._git(*command).splitlines() if line]
+        chosen = listed[(page - 1) * per_page : page * per_page]
+        return 200, [
+            {"sha": sha, "commit": {"message": message}, "html_url": f"{self._html()}/commit/{sha}"}
+            for sha, message in chosen
+        ]
 
     def get(self, values, query, body):
         return 200, {
@@ -374,6 +400,9 @@ class LocalGitHub:
     def list(self, values, query, body):
         state = query.get("state", "open")
         head = query.get("head")
+        if head is not None and ":" not in head:  # GitHub ignores it and lists every one
+            self.violations.append(f"pulls/list: head {head!r} is not user:ref-name")
+            head = None
         found = [
             pull
             for pull in self.pulls
@@ -381,7 +410,32 @@ class LocalGitHub:
             and (head is None or pull["head"]["label"] == head)
             and (query.get("base") is None or pull["base"]["ref"] == query["base"])
         ]
-        return 200, found
+        return 200, found[::-1]  # newest first
+
+    def update(self, values, query, body):
+        pull = self._pull(values)
+        if body.get("state") in ("open", "closed"):
+            if pull["merged_at"] and body["state"] == "open":
+                raise Refused(422, "state cannot be changed. The pull request has been merged.")
+            pull["state"] = body["state"]
+        pull.update({key: body[key] for key in ("title", "body") if key in body})
+        self._save_pulls()
+        return 200, pull
+
+    def update_ref(self, values, query, body):
+        ref = f"refs/{values['ref']}"
+        current = self._rev(ref)
+        if current is None:
+            raise Refused(422, "Reference does not exist")
+        if self._git("cat-file", "-t", body["sha"], check=False) != "commit":
+            raise Refused(422, "Object does not exist")
+        ancestor = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", current, body["sha"]], cwd=self.repository
+        )
+        if ancestor.returncode != 0 and not body.get("force"):
+            raise Refused(422, "Update is not a fast forward")
+        self._git("update-ref", ref, body["sha"], current)
+        return 200, self._ref(ref, body["sha"])
 
     def create(self, values, query, body):
         head, base = body["head"], body["base"]
@@ -415,11 +469,15 @@ class LocalGitHub:
         self._save_pulls()
         return 201, pull
 
-    def merge(self, values, query, body):
+    def _pull(self, values) -> dict:
         number = int(values["pull_number"])
         if not 1 <= number <= len(self.pulls):
             raise Refused(404, "Not Found")
-        pull = self.pulls[number - 1]
+        return self.pulls[number - 1]
+
+    def merge(self, values, query, body):
+        number = int(values["pull_number"])
+        pull = self._pull(values)
         if pull["state"] != "open":
             raise Refused(405, "Pull Request is not mergeable")
         base_ref = f"refs/heads/{pull['base']['ref']}"
@@ -593,7 +651,8 @@ def main(argv: list[str] | None = None) -> None:
     serving.add_argument("--full-name", required=True, help="owner/name, as on GitHub")
     serving.add_argument("--app-id", required=True)
     serving.add_argument("--public-key", type=Path, required=True, help="the App's, PEM")
-    serving.add_argument("--port", type=int, default=0)
+    serving.add_argument("--port", type=int, default=0, help="default: a free one")
+    serving.add_argument("--url-file", type=Path, help="where to write the URL once serving")
     args = parser.parse_args(argv)
     if args.command == "subset":
         subset(args.description)
@@ -601,6 +660,8 @@ def main(argv: list[str] | None = None) -> None:
     github = LocalGitHub(args.repository, args.full_name, args.app_id, args.public_key.read_text())
     github.start(args.port)
     print(f"serving {args.full_name} from {args.repository} on {github.url}", flush=True)
+    if args.url_file:
+        args.url_file.write_text(github.url)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with contextlib.suppress(KeyboardInterrupt):

@@ -17,7 +17,9 @@ own timestamps, as CloudWatch does:
   ``InsufficientDataActions``) with CloudWatch's alarm message, and puts a
   ``CloudWatch Alarm State Change`` event on the account's default EventBridge bus;
 - ``DescribeAlarmHistory`` (which moto lacks) lists each alarm's state changes, newest first,
-  with AWS's ``HistorySummary`` ("Alarm updated from OK to ALARM") and ``HistoryData``.
+  with AWS's ``HistorySummary`` ("Alarm updated from OK to ALARM") and ``HistoryData``, by pages
+  of ``MaxRecords`` (``NextToken``); metric alarms only unless ``AlarmTypes`` says otherwise.
+  Configuration changes and actions are not listed, and a deleted alarm's history goes with it.
 
 Refused, as not emulated: metric-math alarms (``Metrics``), percentile statistics
 (``ExtendedStatistic``) and anomaly-detection comparisons. Composite alarms are stored only.
@@ -360,7 +362,7 @@ def _moment(value) -> datetime | None:
 def _describe_alarm_history(_):
     def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
         name = self._get_param("AlarmName")
-        kinds = self._get_param("AlarmTypes") or ["MetricAlarm", "CompositeAlarm"]
+        kinds = self._get_param("AlarmTypes") or ["MetricAlarm"]  # AWS's default
         item_type = self._get_param("HistoryItemType")
         start, end = _moment(self._get_param("StartDate")), _moment(self._get_param("EndDate"))
         limit = int(self._get_param("MaxRecords") or 100)
@@ -378,7 +380,12 @@ def _describe_alarm_history(_):
         ]
         oldest_first = self._get_param("ScanBy") == "TimestampAscending"
         items.sort(key=lambda item: _utc(item["Timestamp"]), reverse=not oldest_first)
-        return ActionResult({"AlarmHistoryItems": items[:limit]})
+        token = self._get_param("NextToken")
+        start = int(token) if token and token.isdigit() else 0
+        result = {"AlarmHistoryItems": items[start : start + limit]}
+        if start + limit < len(items):
+            result["NextToken"] = str(start + limit)
+        return ActionResult(result)
 
     return describe_alarm_history
 

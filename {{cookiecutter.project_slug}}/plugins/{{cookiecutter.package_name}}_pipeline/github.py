@@ -94,7 +94,8 @@ class GitHub:
 
     @classmethod
     def as_app(cls, repository: str, credentials: AppCredentials) -> GitHub:
-        """Signed in as the App's installation (a fresh installation token)."""
+        """Signed in as the App's installation: a fresh token for this repository only, with
+        only what proposals need (whatever else the installation may do)."""
         path = f"/app/installations/{credentials.installation_id}/access_tokens"
         response = requests.post(
             credentials.api_url + path,
@@ -102,6 +103,10 @@ class GitHub:
                 "Accept": "application/vnd.github+json",
                 "Authorization": f"Bearer {credentials.app_jwt()}",
                 "X-GitHub-Api-Version": API_VERSION,
+            },
+            json={
+                "repositories": [repository.split("/", 1)[1]],
+                "permissions": {"contents": "write", "pull_requests": "write"},
             },
             timeout=TIMEOUT_SECONDS,
         )
@@ -129,9 +134,27 @@ class GitHub:
         return found["object"]["sha"] if found else None
 
     def create_branch(self, branch: str, commit: str) -> None:
-        self.call(
-            "POST", "/git/refs", expect=(201,), json={"ref": f"refs/heads/{branch}", "sha": commit}
-        )
+        """A new branch at ``commit``; one made meanwhile by another run is moved there."""
+        try:
+            self.call(
+                "POST",
+                "/git/refs",
+                expect=(201,),
+                json={"ref": f"refs/heads/{branch}", "sha": commit},
+            )
+        except GitHubError as error:
+            if error.status != 422:
+                raise
+            self.reset_branch(branch, commit)
+
+    def reset_branch(self, branch: str, commit: str) -> None:
+        """Point ``branch`` at ``commit``, dropping what it held (a stale proposal's branch)."""
+        self.call("PATCH", f"/git/refs/heads/{quote(branch)}", json={"sha": commit, "force": True})
+
+    def file_history(self, path: str, ref: str, limit: int = 30) -> list[str]:
+        """The texts ``path`` had in the last ``limit`` commits that changed it, newest first."""
+        commits = self.call("GET", "/commits", params={"sha": ref, "path": path, "per_page": limit})
+        return [found[0] for c in commits if (found := self.file(path, c["sha"])) is not None]
 
     def file(self, path: str, ref: str) -> tuple[str, str] | None:
         """A file's text and blob SHA at ``ref``; None when it is not there."""
@@ -158,13 +181,26 @@ class GitHub:
         owner = self.repository.split("/")[0]
         return self.call("GET", "/pulls", params={"head": f"{owner}:{head_branch}", "state": "all"})
 
+    def open_pull_requests(self, base: str) -> list[dict]:
+        return self.call("GET", "/pulls", params={"state": "open", "base": base, "per_page": 100})
+
     def open_pull_request(self, head: str, base: str, title: str, body: str) -> dict:
-        return self.call(
-            "POST",
-            "/pulls",
-            expect=(201,),
-            json={"title": title, "head": head, "base": base, "body": body},
-        )
+        """The pull request from ``head``: opened now, or by another run meanwhile."""
+        try:
+            return self.call(
+                "POST",
+                "/pulls",
+                expect=(201,),
+                json={"title": title, "head": head, "base": base, "body": body},
+            )
+        except GitHubError as error:
+            existing = self.pull_requests(head) if error.status == 422 else []
+            if not existing:
+                raise
+            return existing[0]
+
+    def close_pull_request(self, number: int, body: str) -> None:
+        self.call("PATCH", f"/pulls/{number}", json={"state": "closed", "body": body})
 
 
 def _message(response: requests.Response) -> str:

@@ -7,17 +7,19 @@ pins, and pins change by pull request. This module opens those pull requests:
   variant pins an older one (or none);
 - **prod**: the version staging pins, once staging has served exactly its pin, ``InService``,
   for ``[promotion] staging_soak_hours`` with none of its rollback alarms in ``ALARM``;
-- **revert**: a pinned version since ``Rejected`` (and no newer one approved) is replaced by the
-  newest ``Approved`` version before it.
+- **revert**: a pinned version since ``Rejected`` (and nothing to move forward to) is replaced by
+  the version the environment's pin named before it (its git history), if that is ``Approved``.
 
-Each proposal is named by its head branch (``promote/<env>/v<N>``, ``revert/<env>/v<N>``): a
-pull request from that branch, open, closed or merged, means it was proposed, so one approval
-makes one proposal however many events or runs see it. A run stopped halfway (branch made, no
-pull request yet) is finished by the next.
+Each proposal is named by its head branch (``promote/<env>/<group>-v<N>``,
+``revert/<env>/<group>-v<N>``): a pull request from that branch, open, closed or merged, means
+it was proposed, so one approval makes one proposal however many events or runs see it. A run
+stopped halfway (branch made, no pull request yet) is finished by the next. An environment gets
+one proposal at a time: a new one closes the older ones still open.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -92,12 +94,12 @@ def with_primary(
     no variants gets a ``primary`` one on ``instance_count`` ``instance_type``.
     """
     digest = f'model_sha256 = "{model_sha256}"\n' if model_sha256 else ""
-    blocks = re.split(r"(?m)^(?=\[\[variants\]\]\s*$)", text)
+    blocks = re.split(r"(?m)^(?=\[\[\s*variants\s*\]\]\s*(?:#.*)?$)", text)
     for number, block in enumerate(blocks[1:], start=1):
-        if re.search(rf'(?m)^name\s*=\s*"{PRIMARY}"\s*$', block):
-            block = re.sub(r'(?m)^model_sha256\s*=\s*"[^"]*"\n?', "", block)
+        if re.search(rf"""(?m)^name\s*=\s*["']{PRIMARY}["']\s*(?:#.*)?$""", block):
+            block = re.sub(r"(?m)^model_sha256\s*=.*(?:\n|$)", "", block)
             blocks[number], replaced = re.subn(
-                r'(?m)^package\s*=\s*"[^"]*"\n?',
+                r"(?m)^package\s*=.*(?:\n|$)",
                 lambda _: f'package = "{package_arn}"\n{digest}',
                 block,
                 count=1,
@@ -135,6 +137,7 @@ def soaked(sagemaker, cloudwatch, pin: Pin, hours: float, now: datetime) -> tupl
     serving = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
     if serving != {v.name: pin.model_name(v) for v in pin.variants}:
         return False, f"{pin.endpoint} does not serve its pin (not applied yet, or rolled back)"
+    # the last change to the endpoint (an update, or its weights and capacity) starts the soak
     since = endpoint["LastModifiedTime"]
     served = now - since
     if served < timedelta(hours=hours):
@@ -142,23 +145,38 @@ def soaked(sagemaker, cloudwatch, pin: Pin, hours: float, now: datetime) -> tupl
             f"{pin.endpoint} has served its pin for {served.total_seconds() / 3600:.1f} h "
             f"of the {hours:g} h soak"
         )
-    alarms = pin.deployment.rollback_alarms
-    for alarm in cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"] if alarms else []:
+    names = pin.deployment.rollback_alarms
+    served_for = f"{pin.endpoint} has served its pin for {served.total_seconds() / 3600:.1f} h"
+    if not names:
+        return True, f"{served_for} (no rollback alarms in its pin: a soak of time alone)"
+    found = cloudwatch.describe_alarms(
+        AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    )
+    alarms = found["MetricAlarms"] + found["CompositeAlarms"]
+    missing = sorted(set(names) - {alarm["AlarmName"] for alarm in alarms})
+    if missing:
+        return False, f"the rollback alarms {', '.join(missing)} do not exist: create them"
+    for alarm in alarms:
         if alarm["StateValue"] == "ALARM":
             return False, f"the alarm {alarm['AlarmName']} is in ALARM"
-        history = cloudwatch.describe_alarm_history(
-            AlarmName=alarm["AlarmName"],
-            HistoryItemType="StateUpdate",
-            StartDate=since,
-            EndDate=now,
-        )["AlarmHistoryItems"]
-        fired = [item for item in history if "to ALARM" in item["HistorySummary"]]
+        fired = next(
+            (
+                item["Timestamp"]
+                for page in cloudwatch.get_paginator("describe_alarm_history").paginate(
+                    AlarmName=alarm["AlarmName"],
+                    AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+                    HistoryItemType="StateUpdate",
+                    StartDate=since,
+                    EndDate=now,
+                )
+                for item in page["AlarmHistoryItems"]
+                if json.loads(item["HistoryData"])["newState"]["stateValue"] == "ALARM"
+            ),
+            None,
+        )
         if fired:
-            return False, (
-                f"the alarm {alarm['AlarmName']} went into ALARM at {fired[0]['Timestamp']} "
-                "during the soak"
-            )
-    return True, f"{pin.endpoint} has served its pin for {served.total_seconds() / 3600:.1f} h"
+            return False, f"the alarm {alarm['AlarmName']} went into ALARM at {fired} in the soak"
+    return True, f"{served_for}, none of {', '.join(names)} in ALARM"
 
 
 def decide(
@@ -168,30 +186,53 @@ def decide(
     staging_soak,
     log,
     describe=lambda arn: {},
+    history=lambda environment: [],
 ) -> list[Proposal]:
-    """The proposals the registry's versions and the pins call for; ``staging_soak()`` says
-    whether staging has soaked (asked only when prod could move), ``describe(arn)`` is
-    ``DescribeModelPackage`` (the model's digest each proposal pins)."""
+    """The proposals the registry's versions and the pins call for, one an environment at most.
+
+    ``staging_soak()`` says whether staging has soaked (asked only when prod could move);
+    ``describe(arn)`` is ``DescribeModelPackage`` (the model's digest each proposal pins);
+    ``history(environment)`` the primary versions the environment's pin named before, newest
+    first (asked only for a revert)."""
     settings = config.promotion
+    group = config.registry.model_package_group.lower()  # as SageMaker writes it in ARNs
     approved = sorted(n for n, v in versions.items() if v["ModelApprovalStatus"] == "Approved")
 
     def status(version: int) -> str:
         return versions[version]["ModelApprovalStatus"] if version in versions else "unknown"
+
+    def ours(environment: str) -> bool:
+        source = config.environment(pins[environment].pin.source_environment)
+        foreign = [
+            v.name
+            for v in pins[environment].pin.variants
+            if (v.group.lower(), v.account, v.region) != (group, source.account_id, source.region)
+        ]
+        if foreign:
+            log(
+                f"{environment}'s pin has variants ({', '.join(foreign)}) of another group, "
+                f"account or region than {group} in {source.name}: proposals leave it alone, "
+                "change it by hand"
+            )
+        return not foreign
 
     def proposal(environment: str, kind: str, old: int | None, new: int, why: str) -> Proposal:
         pinned = pins[environment]
         arn = versions[new]["ModelPackageArn"]
         # canary and linear shifts move part of a variant's instances: at least two
         count = 1 if pinned.pin.deployment.strategy == "all_at_once" else 2
+        shaped = pins["staging"].pin.variant(PRIMARY)  # prod's first variant: staging's shape
+        instance_type = (shaped and shaped.instance_type) or settings.instance_type
         recorded = describe(arn).get("CustomerMetadataProperties", {})
         digest = recorded.get("model_artifact_sha256")
-        text = with_primary(pinned.text, arn, settings.instance_type, count, digest)
+        text = with_primary(pinned.text, arn, instance_type, count, digest)
         parse_pin(text, environment, Path(pinned.path))  # refuse to propose a pin CI would
         verb = "Promote" if kind == "promote" else "Revert"
         change = f"v{old} → v{new}" if old else f"v{new}"
+        name = f"{group}-v{old if kind == 'revert' else new}"
         return Proposal(
             environment=environment,
-            branch=f"{kind}/{environment}/v{old if kind == 'revert' else new}",
+            branch=f"{kind}/{environment}/{name}",
             title=f"{verb} {config.slug} {environment}: {change}",
             body=(
                 f"{why}\n\n`{pinned.path}`: the `{PRIMARY}` variant serves `{arn}`.\n\n"
@@ -202,63 +243,87 @@ def decide(
             text=text,
         )
 
-    proposals = []
-    staging, prod = pins["staging"].version, pins["prod"].version
+    def quoted(text: str) -> str:
+        return "\n".join(f"> {line}" for line in text.splitlines()) if text else ""
+
+    proposals = {}
+    mine = {environment: ours(environment) for environment in ENVIRONMENTS}
+    staging = pins["staging"].version if mine["staging"] else None
+    prod = pins["prod"].version if mine["prod"] else None
     newest = approved[-1] if approved else None
-    if newest and (staging is None or newest > staging):
-        description = versions[newest].get("ModelPackageDescription", "")
-        proposals.append(
-            proposal(
-                "staging", "promote", staging, newest, f"v{newest} was approved. {description}"
-            )
-        )
-    for environment, pinned in (("staging", staging), ("prod", prod)):
-        if pinned is None or status(pinned) != "Rejected":
-            continue
-        if environment == "staging" and proposals:
-            continue  # a newer approved version replaces it
-        earlier = [n for n in approved if n < pinned]
-        if not earlier:
-            log(
-                f"{environment} pins v{pinned}, now Rejected, and no earlier version is "
-                "Approved: nothing to revert to (docs/runbooks.md, break-glass)"
-            )
-            continue
-        proposals.append(
-            proposal(
-                environment,
-                "revert",
-                pinned,
-                earlier[-1],
-                f"v{pinned} was rejected after it was pinned: back to v{earlier[-1]}, the "
-                "newest Approved version before it.",
-            )
-        )
+    if mine["staging"] and newest and (staging is None or newest > staging):
+        description = quoted(versions[newest].get("ModelPackageDescription", ""))
+        why = f"v{newest} was approved.\n\n{description}".rstrip()
+        proposals["staging"] = proposal("staging", "promote", staging, newest, why)
     if staging and status(staging) == "Approved" and (prod is None or staging > prod):
         ready, why = staging_soak()
         if ready:
-            proposals.append(proposal("prod", "promote", prod, staging, f"Staging soaked: {why}."))
+            proposals["prod"] = proposal("prod", "promote", prod, staging, f"Staging: {why}.")
         else:
             log(f"prod waits for staging's v{staging}: {why}")
-    return proposals
+    for environment, pinned in (("staging", staging), ("prod", prod)):
+        if pinned is None or status(pinned) != "Rejected" or environment in proposals:
+            continue  # a forward proposal replaces a rejected version too
+        before = [n for n in history(environment) if n != pinned and status(n) == "Approved"]
+        if not before:
+            log(
+                f"{environment} pins v{pinned}, now Rejected, and its pin named no Approved "
+                "version before: nothing to revert to (docs/runbooks.md, break-glass)"
+            )
+            continue
+        proposals[environment] = proposal(
+            environment,
+            "revert",
+            pinned,
+            before[0],
+            f"v{pinned} was rejected after it was pinned: back to v{before[0]}, the version "
+            f"{environment} served before it.",
+        )
+    return list(proposals.values())
 
 
 def submit(github: GitHub, base: str, proposal: Proposal, log) -> str | None:
-    """Open ``proposal``'s pull request unless its branch already has one; its URL."""
+    """Open ``proposal``'s pull request unless its branch already has one; its URL. Older
+    open proposals for the same environment are closed: this one supersedes them."""
     existing = github.pull_requests(proposal.branch)
     if existing:
         first = existing[0]
         log(f"{proposal.branch}: already proposed ({first['html_url']}, {_state(first)})")
         return None
-    head = github.branch_head(proposal.branch)
-    if head is None:
-        github.create_branch(proposal.branch, github.branch_head(base))
+    base_head = github.branch_head(base)
+    if github.branch_head(proposal.branch) is None:
+        github.create_branch(proposal.branch, base_head)
+    else:  # left by a run that stopped before its pull request: start again from the base
+        github.reset_branch(proposal.branch, base_head)
     text, blob = github.file(proposal.path, proposal.branch)
     if text != proposal.text:
         github.commit_file(proposal.path, proposal.text, blob, proposal.branch, proposal.title)
     pull = github.open_pull_request(proposal.branch, base, proposal.title, proposal.body)
     log(f"{proposal.branch}: proposed {pull['html_url']}")
+    for older in github.open_pull_requests(base):
+        branch = older["head"]["ref"]
+        if branch != proposal.branch and branch.split("/")[:2] in (
+            ["promote", proposal.environment],
+            ["revert", proposal.environment],
+        ):
+            github.close_pull_request(
+                older["number"], f"{older.get('body') or ''}\n\nSuperseded by {pull['html_url']}."
+            )
+            log(f"{branch}: closed, superseded by {pull['html_url']}")
     return pull["html_url"]
+
+
+def pinned_versions(github: GitHub, path: str, base: str, environment: str) -> list[int]:
+    """The primary versions ``path`` pinned, newest first, from its history on ``base``."""
+    versions = []
+    for text in github.file_history(path, base):
+        try:
+            primary = parse_pin(text, environment, Path(path)).variant(PRIMARY)
+        except ConfigError:
+            continue  # a commit CI refused to apply pinned nothing
+        if primary and (not versions or versions[-1] != primary.version):
+            versions.append(primary.version)
+    return versions
 
 
 def propose(config: PipelineConfig, registry, watch, github: GitHub, log, now=None) -> list[str]:
@@ -276,12 +341,14 @@ def propose(config: PipelineConfig, registry, watch, github: GitHub, log, now=No
     def staging_soak():
         return soaked(*watch, pins["staging"].pin, hours, now)
 
-    opened = []
-
     def describe(arn: str) -> dict:
         return registry.describe_model_package(ModelPackageName=arn)
 
-    for proposal in decide(config, versions, pins, staging_soak, log, describe):
+    def history(environment: str) -> list[int]:
+        return pinned_versions(github, pins[environment].path, base, environment)
+
+    opened = []
+    for proposal in decide(config, versions, pins, staging_soak, log, describe, history):
         url = submit(github, base, proposal, log)
         if url:
             opened.append(url)

@@ -632,15 +632,10 @@ def test_an_approval_is_proposed_once_then_staging_soaks_before_prod_and_a_rejec
         promote("approve", "--version", version_of(new), "--reason", "proposal test")
         (opened,) = propose()
         assert propose() == []  # the same approval seen again (a duplicate event, an hourly run)
-        pulls = github.pull_requests(f"promote/staging/v{version_of(new)}")
+        pulls = github.pull_requests(f"promote/staging/{GROUP.lower()}-v{version_of(new)}")
         assert [p["html_url"] for p in pulls] == [opened]
 
-        merged = requests.put(
-            f"{standin.url}/repos/{config.project.repository}/pulls/{pulls[0]['number']}/merge",
-            headers=dict(github.session.headers),
-            timeout=10,
-        )
-        assert merged.status_code == 200
+        assert github.call("PUT", f"/pulls/{pulls[0]['number']}/merge")["merged"]
         merged_pin = github.file("ci/environments/staging.toml", "main")[0]
         assert f'package = "{new}"' in merged_pin
         digest = sm.describe_model_package(ModelPackageName=new)["CustomerMetadataProperties"]
@@ -653,10 +648,8 @@ def test_an_approval_is_proposed_once_then_staging_soaks_before_prod_and_a_rejec
         assert "has served its pin for 0.0 h of the 24 h soak" in capsys.readouterr().out
         later = datetime.now(UTC) + timedelta(hours=25)
         (to_prod,) = propose(now=later)
-        assert (
-            f"promote/prod/v{version_of(new)}"
-            in github.pull_requests(f"promote/prod/v{version_of(new)}")[0]["head"]["label"]
-        )
+        prod_branch = f"promote/prod/{GROUP.lower()}-v{version_of(new)}"
+        assert [p["html_url"] for p in github.pull_requests(prod_branch)] == [to_prod]
 
         # an alarm that fired during a soak holds prod back, though it is OK again now
         for state in ("ALARM", "OK"):
@@ -667,9 +660,11 @@ def test_an_approval_is_proposed_once_then_staging_soaks_before_prod_and_a_rejec
 
         sm.update_model_package(ModelPackageArn=new, ModelApprovalStatus="Rejected")
         (revert,) = propose()
-        reverted = github.file("ci/environments/staging.toml", f"revert/staging/v{version_of(new)}")
-        previous = max(v for v in approved if v < int(version_of(new)))
-        assert f'package = "{arn_of(config, previous)}"' in reverted[0]
+        reverted = github.file(
+            "ci/environments/staging.toml", f"revert/staging/{GROUP.lower()}-v{version_of(new)}"
+        )
+        # back to what staging's pin named before: the version the repository started with
+        assert f'package = "{arn_of(config, settled)}"' in reverted[0]
         assert revert != to_prod != opened
         assert standin.violations == []
     finally:

@@ -81,11 +81,18 @@ def pinned(config, environment: str, version: int | None) -> proposals.PinnedFil
     return proposals.PinnedFile(path, text, parse_pin(text, environment, Path(path)))
 
 
-def decided(config, registry, staging=None, prod=None, soaked=(True, "soaked")) -> list[str]:
+def decided(
+    config, registry, staging=None, prod=None, soaked=(True, "soaked"), before=()
+) -> list[str]:
+    """The branches of the proposals made (``v3`` for ``promote/<env>/<group>-v3``), then what
+    was logged; ``before``: the versions the pins named before, newest first."""
     pins = {"staging": pinned(config, "staging", staging), "prod": pinned(config, "prod", prod)}
     logged = []
-    made = proposals.decide(config, registry, pins, lambda: soaked, logged.append)
-    return [proposal.branch for proposal in made] + logged
+    made = proposals.decide(
+        config, registry, pins, lambda: soaked, logged.append, history=lambda _: list(before)
+    )
+    group = config.registry.model_package_group.lower()
+    return [p.branch.replace(f"/{group}-v", "/v") for p in made] + logged
 
 
 def test_a_newly_approved_version_is_proposed_to_staging_and_pending_ones_are_not(config):
@@ -97,6 +104,10 @@ def test_a_newly_approved_version_is_proposed_to_staging_and_pending_ones_are_no
         "promote/prod/v1",
     ]
     assert decided(config, versions(config, v1="PendingManualApproval")) == []
+    pins = {"staging": pinned(config, "staging", None), "prod": pinned(config, "prod", None)}
+    (made,) = proposals.decide(config, versions(config, v1="Approved"), pins, None, print)
+    group = config.registry.model_package_group.lower()
+    assert made.branch == f"promote/staging/{group}-v1"  # a group made again starts at v1
 
 
 def test_prod_is_proposed_only_after_stagings_soak(config):
@@ -107,18 +118,48 @@ def test_prod_is_proposed_only_after_stagings_soak(config):
     assert decided(config, registry, staging=2, prod=2) == []
 
 
-def test_a_pinned_version_since_rejected_is_reverted_to_the_approved_one_before_it(config):
+def test_a_pinned_version_since_rejected_goes_back_to_what_its_pin_named_before(config):
     registry = versions(config, v1="Approved", v2="Approved", v3="Rejected")
-    assert decided(config, registry, staging=3, prod=3) == [
-        "revert/staging/v3",
-        "revert/prod/v3",
-    ]
+    reverts = decided(config, registry, staging=3, prod=3, before=[3, 1])
+    assert reverts == ["revert/staging/v3", "revert/prod/v3"]
+    pins = {"staging": pinned(config, "staging", 3), "prod": pinned(config, "prod", 3)}
+    (staging, prod) = proposals.decide(
+        config, registry, pins, lambda: (True, ""), print, history=lambda _: [3, 1]
+    )
+    # v1, which the pins named before; not v2, which never ran there
+    assert f'package = "{arn(config, 1)}"' in staging.text and arn(config, 1) in prod.text
     # a newer approved version moves staging forward instead
     registry = versions(config, v1="Approved", v3="Rejected", v4="Approved")
-    assert decided(config, registry, staging=3, prod=1) == ["promote/staging/v4"]
+    assert decided(config, registry, staging=3, prod=1, before=[1]) == ["promote/staging/v4"]
     # nothing approved to go back to: said, not proposed
-    registry = versions(config, v1="Rejected")
-    assert "nothing to revert to" in decided(config, registry, staging=1)[0]
+    registry = versions(config, v1="Rejected", v2="Approved")
+    assert "nothing to revert to" in decided(config, registry, staging=1, prod=1)[-1]
+
+
+def test_an_environment_gets_one_proposal_at_a_time(config):
+    """prod pins v2, since rejected; staging's v3 has soaked: prod moves forward to v3, and
+    no revert races it for the same line."""
+    registry = versions(config, v1="Approved", v2="Rejected", v3="Approved")
+    assert decided(config, registry, staging=3, prod=2, before=[2, 1]) == ["promote/prod/v3"]
+    waiting = decided(config, registry, staging=3, prod=2, soaked=(False, "not yet"), before=[2, 1])
+    assert waiting[0] == "revert/prod/v2"
+
+
+def test_a_pin_of_another_group_is_left_alone_saying_so(config):
+    other = arn(config, 7).replace(
+        f"/{config.registry.model_package_group.lower()}/", "/another-group/"
+    )
+    text = (PINS / "staging.toml").read_text()
+    text = proposals.with_primary(text, other, "ml.m5.large")
+    pins = {
+        "staging": proposals.PinnedFile("s.toml", text, parse_pin(text, "staging", Path("s"))),
+        "prod": pinned(config, "prod", None),
+    }
+    logged = []
+    made = proposals.decide(
+        config, versions(config, v1="Approved"), pins, lambda: (True, ""), logged.append
+    )
+    assert made == [] and "another group" in logged[0] and "by hand" in logged[0]
 
 
 def test_a_proposal_changes_only_the_primary_variants_package(config):
@@ -149,7 +190,9 @@ def test_a_proposal_pins_the_digest_it_was_reviewed_with(config):
 
     primary = parse_pin(second, "staging", Path("staging.toml")).variant("primary")
     assert (primary.version, primary.model_sha256) == (2, "b" * 64)
-    assert second.count("model_sha256") == 1
+    assert [line for line in second.splitlines() if line.startswith("model_sha256")] == [
+        f'model_sha256 = "{"b" * 64}"'
+    ]
     assert parse_pin(first, "staging", Path("staging.toml")).variant("primary").model_sha256 == (
         "a" * 64
     )
@@ -161,18 +204,48 @@ def test_a_proposal_is_a_branch_a_commit_and_a_pull_request_and_is_made_once(
     standin, github, config
 ):
     pins = proposals.read_pins(github, "main")
-    made = proposals.decide(config, versions(config, v3="Approved"), pins, None, print)
-    assert [p.branch for p in made] == ["promote/staging/v3"]
+    (made,) = proposals.decide(config, versions(config, v3="Approved"), pins, None, print)
 
-    url = proposals.submit(github, "main", made[0], print)
-    again = proposals.submit(github, "main", made[0], print)
+    url = proposals.submit(github, "main", made, print)
+    again = proposals.submit(github, "main", made, print)
 
     assert url.endswith("/pull/1") and again is None
-    text, _ = github.file("ci/environments/staging.toml", "promote/staging/v3")
-    assert text == made[0].text
+    text, _ = github.file("ci/environments/staging.toml", made.branch)
+    assert text == made.text
     assert github.file("ci/environments/staging.toml", "main")[0] == pins["staging"].text
-    pulls = github.pull_requests("promote/staging/v3")
+    pulls = github.pull_requests(made.branch)
     assert [(p["number"], p["state"], p["base"]["ref"]) for p in pulls] == [(1, "open", "main")]
+    assert standin.violations == []
+
+
+def test_a_newer_proposal_closes_the_older_one_still_open(standin, github, config):
+    pins = proposals.read_pins(github, "main")
+    (older,) = proposals.decide(config, versions(config, v3="Approved"), pins, None, print)
+    (newer,) = proposals.decide(config, versions(config, v4="Approved"), pins, None, print)
+
+    first = proposals.submit(github, "main", older, print)
+    second = proposals.submit(github, "main", newer, print)
+
+    (closed,) = github.pull_requests(older.branch)
+    assert closed["state"] == "closed" and f"Superseded by {second}" in closed["body"]
+    assert [p["html_url"] for p in github.open_pull_requests("main")] == [second]
+    assert proposals.submit(github, "main", older, print) is None  # closed is proposed
+    assert first != second and standin.violations == []
+
+
+def test_the_pins_history_gives_the_versions_they_named(standin, github, config):
+    pins = proposals.read_pins(github, "main")
+    for version in (3, 4):
+        (made,) = proposals.decide(
+            config, versions(config, **{f"v{version}": "Approved"}), pins, None, print
+        )
+        number = int(proposals.submit(github, "main", made, print).rsplit("/", 1)[1])
+        github.call("PUT", f"/pulls/{number}/merge")
+        pins = proposals.read_pins(github, "main")
+
+    history = proposals.pinned_versions(github, pins["staging"].path, "main", "staging")
+
+    assert history == [4, 3]
     assert standin.violations == []
 
 
@@ -180,9 +253,14 @@ def test_a_run_stopped_after_making_the_branch_is_finished_by_the_next(standin, 
     pins = proposals.read_pins(github, "main")
     (proposal,) = proposals.decide(config, versions(config, v5="Approved"), pins, None, print)
     github.create_branch(proposal.branch, github.branch_head("main"))  # then the run died
+    text, blob = github.file(proposal.path, proposal.branch)
+    github.commit_file(proposal.path, text + "# half-made\n", blob, proposal.branch, "stale")
 
     assert proposals.submit(github, "main", proposal, print).endswith("/pull/1")
     assert github.file(proposal.path, proposal.branch)[0] == proposal.text
+    commits = github.call("GET", "/commits", params={"sha": proposal.branch})
+    assert [c["commit"]["message"] for c in commits][:1] == [proposal.title]
+    assert "stale" not in [c["commit"]["message"] for c in commits]
     assert standin.violations == []
 
 
@@ -201,6 +279,9 @@ def test_the_stand_in_refuses_calls_githubs_description_refuses(standin, github,
     assert any("7 is not of type 'string'" in v for v in standin.violations)
     assert any("query parameter colour" in v for v in standin.violations)
     assert any("no such operation" in v for v in standin.violations)
+    # GitHub ignores a head filter without its owner and lists every pull request
+    requests.get(f"{repo}/pulls", params={"head": "some-branch"}, headers=headers)
+    assert any("not user:ref-name" in v for v in standin.violations)
 
 
 def test_only_the_apps_own_fresh_jwt_gets_a_token_and_only_tokens_it_issued_are_taken(

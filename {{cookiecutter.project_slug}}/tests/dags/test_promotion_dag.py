@@ -35,7 +35,9 @@ def github(account, tmp_path_factory):
     standin.stop()
 
 
-def test_an_approval_event_runs_one_proposal_and_a_duplicate_none_more(account, github):
+def test_an_approved_version_is_proposed_once_however_many_runs_see_it(account, github):
+    """The approval event reaches the queue the asset watcher reads (the end-to-end tier runs
+    the watcher); two runs of the DAG open one pull request between them."""
     aws, _ = account
     cfg = config()
     sagemaker, sqs = aws.client("sagemaker"), aws.client("sqs")
@@ -57,5 +59,8 @@ def test_an_approval_event_runs_one_proposal_and_a_duplicate_none_more(account, 
     assert (state, again_state) == ("success", "success")
     assert len(opened) == 1 and again == []
     (pull,) = github.pulls
-    assert pull["head"]["ref"] == f"promote/staging/v{version}"
+    assert (
+        pull["head"]["ref"]
+        == f"promote/staging/{cfg.registry.model_package_group.lower()}-v{version}"
+    )
     assert github.violations == []

@@ -224,10 +224,12 @@ def test_an_approval_opens_one_pull_request_through_the_asset_watcher(airflow):
     github = GitHub.as_app(
         cfg.project.repository, AppCredentials(GITHUB_APP_ID, key, "1", record["github_url"])
     )
-    branch = f"promote/staging/v{package.rsplit('/', 1)[1]}"
+    group = cfg.registry.model_package_group.lower()
+    branch = f"promote/staging/{group}-v{package.rsplit('/', 1)[1]}"
 
     pulls = wait_for(lambda: github.pull_requests(branch), 180, f"a pull request from {branch}")
     assert [pull["base"]["ref"] for pull in pulls] == ["main"]
+    assert airflow.runs("asset_triggered", dag_id=promotion), "no run started by the event"
     seen = {run["dag_run_id"] for run in airflow.runs(dag_id=promotion)}
     for run in airflow.runs(dag_id=promotion):
         airflow.wait_until_succeeded(run["dag_run_id"], dag_id=promotion)
@@ -245,7 +247,11 @@ def test_an_approval_opens_one_pull_request_through_the_asset_watcher(airflow):
         ),
     )
     again = wait_for(
-        lambda: [r for r in airflow.runs(dag_id=promotion) if r["dag_run_id"] not in seen],
+        lambda: [
+            run
+            for run in airflow.runs("asset_triggered", dag_id=promotion)
+            if run["dag_run_id"] not in seen
+        ],
         120,
         "a promotion run for the event delivered again",
     )

@@ -115,6 +115,8 @@ def test_dags_folder_parses_with_the_plugins_as_mwaa_loads_them(bundle, tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["errors"] == {} and loaded["plugin_errors"] == {}
-    assert loaded["dags"] == [f"{PACKAGE}_training"]
-    assert [Path(file).name for file in loaded["files"]] == [f"{PACKAGE}_training.py"]
+    loops = sorted(path.stem for path in (PROJECT_ROOT / "dags").glob("*.py"))
+    assert loops == [f"{PACKAGE}_promotion", f"{PACKAGE}_training"]
+    assert loaded["dags"] == loops
+    assert sorted(Path(file).name for file in loaded["files"]) == [f"{loop}.py" for loop in loops]
     assert loaded["apps"] == ["/reports"]

@@ -223,3 +223,10 @@ def test_an_alarms_state_changes_are_its_history_newest_first(aws_client):
     assert not cloudwatch.describe_alarm_history(AlarmName=name, EndDate=before)[
         "AlarmHistoryItems"
     ]
+    pages = cloudwatch.get_paginator("describe_alarm_history").paginate(
+        AlarmName=name, PaginationConfig={"PageSize": 2}
+    )
+    assert [len(page["AlarmHistoryItems"]) for page in pages] == [2, 1]
+    assert not cloudwatch.describe_alarm_history(AlarmName=name, AlarmTypes=["CompositeAlarm"])[
+        "AlarmHistoryItems"
+    ]
