@@ -9,10 +9,13 @@ model inputs exactly as in training:
 
 Responses are text/csv (one prediction per line) or application/json ``{"predictions": [...]}``.
 A prediction is the probability of the positive class, or the predicted value for regression.
+A JSON row without some of the features gets them imputed as gaps are (the training median, or
+no known category), and the log says which were missing; one with none of them is refused.
 """
 
 import io
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ if __package__:
 else:  # imported by the inference toolkit as a top-level module from the model's code directory
     from features import FILE_NAME, FeatureTransform
 
+log = logging.getLogger(__name__)
 CSV = "text/csv"
 JSON = "application/json"
 
@@ -112,8 +116,11 @@ def predict_fn(data: pd.DataFrame | np.ndarray, model: Model) -> np.ndarray:
             )
         data = pd.DataFrame(data, columns=expected)
     missing = [column for column in model.transform.raw_columns if column not in data.columns]
-    if missing:
-        raise RequestError(f"the rows lack the feature columns {', '.join(missing)}")
+    if len(missing) == len(model.transform.raw_columns):
+        raise RequestError(f"the rows hold none of the feature columns ({', '.join(missing)})")
+    if missing:  # imputed as a gap would be: the training median, or no known category
+        log.warning("request without %s: imputed as missing values", ", ".join(missing))
+        data = data.assign(**{column: np.nan for column in missing})
     try:
         features = model.transform.matrix(data)
     except ValueError as error:  # a value that is not a number, or not a finite one

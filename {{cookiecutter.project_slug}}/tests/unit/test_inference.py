@@ -58,6 +58,23 @@ def test_extra_fields_unknown_categories_and_gaps_still_get_a_prediction(model, 
     assert np.isfinite(answer["predictions"][0])
 
 
+def test_a_json_row_without_a_feature_has_it_imputed_and_logged(model, customers, caplog):
+    instance = json.loads(
+        customers[model.transform.raw_columns].iloc[[0]].to_json(orient="records")
+    )[0]
+    dropped = next(iter(model.transform.numeric))
+    gap = {**instance, dropped: None}
+    without = {key: value for key, value in instance.items() if key != dropped}
+
+    with caplog.at_level("WARNING"):
+        answer = invoke(model, json.dumps([without]), JSON, JSON)
+
+    assert json.loads(answer) == json.loads(invoke(model, json.dumps([gap]), JSON, JSON))
+    assert f"request without {dropped}" in caplog.text
+    with pytest.raises(inference.RequestError, match="none of the feature columns"):
+        invoke(model, json.dumps([{"unrelated": 1}]), JSON, JSON)
+
+
 def test_csv_row_with_the_wrong_number_of_values_is_refused(model):
     with pytest.raises(ValueError, match="needs 6 values"):
         invoke(model, "12,70.5\n", CSV, CSV)

@@ -1,0 +1,172 @@
+"""The data-quality monitor over what a local endpoint really captured through InvokeEndpoint.
+
+A model trained on sample data serves an endpoint with data capture on; ``tools.traffic`` sends
+it requests, unchanged or drifted; the monitor then reads the capture files as SageMaker lays
+them out, for the window each batch was sent in, against the training run's own baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }} import monitor
+
+from tests.local_aws.test_endpoints import IMAGE, deploy, source_tarball, wait_for
+from tests.ml_runs import train_pipeline
+from tests.support import CONFIG, create_bucket
+from tools import traffic
+from tools.local_run import generate_sample_data
+
+pytestmark = pytest.mark.timeout(600)
+
+TARGET = CONFIG["data"]["target_column"]
+SENSITIVE = CONFIG["data"]["sensitive_columns"]
+ROWS = 300
+
+
+@pytest.fixture(scope="module")
+def served(aws_client, execution_role, tmp_path_factory):
+    """An endpoint capturing every request, and the baseline of the model it serves."""
+    run = train_pipeline(
+        tmp_path_factory.mktemp("monitored"),
+        CONFIG["data"]["problem_type"],
+        1500,
+        "--num_round",
+        "20",
+    )
+    s3, sm = aws_client("s3"), aws_client("sagemaker")
+    bucket = f"monitored-{uuid.uuid4().hex[:8]}"
+    create_bucket(s3, bucket)
+    archive = (run.model_archive_dir / "model.tar.gz").read_bytes()
+    s3.put_object(Bucket=bucket, Key="model/model.tar.gz", Body=archive)
+    s3.put_object(Bucket=bucket, Key="code/source.tar.gz", Body=source_tarball())
+    model = f"monitored-{uuid.uuid4().hex[:8]}"
+    sm.create_model(
+        ModelName=model,
+        ExecutionRoleArn=execution_role,
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/code/source.tar.gz",
+            },
+        },
+    )
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": f"s3://{bucket}/capture",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+    }
+    endpoint = deploy(sm, model, [{"name": "AllTraffic"}], capture)
+    assert wait_for(sm, endpoint)["EndpointStatus"] == "InService"
+    yield {
+        "endpoint": endpoint,
+        "bucket": bucket,
+        "baseline": run.prepared / "baseline",
+        "runtime": aws_client("sagemaker-runtime"),
+        "s3": s3,
+        "rows": pd.read_csv(
+            generate_sample_data(tmp_path_factory.mktemp("traffic") / "rows.csv", 4 * ROWS, 7)
+        ),
+    }
+    sm.delete_endpoint(EndpointName=endpoint)
+
+
+def monitored(served, tmp_path: Path, drift: traffic.Drift, part: int) -> dict:
+    """Send one batch (``part`` of the rows), wait for its capture, run the monitor on it."""
+    rows = served["rows"].iloc[part * ROWS : (part + 1) * ROWS]
+    moved = traffic.drifted(rows, drift, np.random.default_rng(part))
+    start = datetime.now(UTC)
+    answers = traffic.send(served["runtime"], served["endpoint"], moved, TARGET, drift.drop)
+    end = datetime.now(UTC) + timedelta(seconds=1)
+    source = tmp_path / "endpointdata"
+    ids = {inference_id for inference_id, _ in answers}
+    deadline = time.monotonic() + 60
+    while _captured(served, source) & ids != ids:  # written with the next capture flush
+        assert time.monotonic() < deadline, "the capture did not arrive"
+        time.sleep(1)
+    environment = {
+        "dataset_format": json.dumps(
+            {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput"]}}
+        ),
+        "dataset_source": str(source),
+        "output_path": str(tmp_path / "result"),
+        "start_time": start.isoformat(),
+        "end_time": end.isoformat(),
+        "baseline_statistics": str(served["baseline"] / "statistics.json"),
+        "baseline_constraints": str(served["baseline"] / "constraints.json"),
+        "sensitive_columns": json.dumps(SENSITIVE),
+        "endpoint_name": served["endpoint"],
+    }
+    return monitor.run(environment, tmp_path / "metrics")
+
+
+def _captured(served, folder: Path) -> set[str]:
+    """Download the endpoint's capture; the inference ids it holds."""
+    listed = served["s3"].list_objects_v2(Bucket=served["bucket"], Prefix="capture/")
+    ids = set()
+    for item in listed.get("Contents", []):
+        path = folder / item["Key"].removeprefix("capture/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = served["s3"].get_object(Bucket=served["bucket"], Key=item["Key"])["Body"].read()
+        path.write_bytes(body)
+        ids |= {json.loads(line)["eventMetadata"].get("inferenceId") for line in body.splitlines()}
+    return ids
+
+
+def checks(found: dict) -> set[tuple[str, str]]:
+    return {(v["feature_name"], v["constraint_check_type"]) for v in found["violations"]}
+
+
+def test_traffic_like_the_training_data_violates_nothing(served, tmp_path):
+    found = monitored(served, tmp_path, traffic.Drift(), part=0)
+
+    assert found["records"] == ROWS
+    assert checks(found) == set()
+
+
+def test_two_shifted_features_drift_and_only_they(served, tmp_path):
+    numeric = [c for c in served["rows"].columns if c != TARGET and c not in SENSITIVE]
+    numeric = [c for c in numeric if pd.api.types.is_numeric_dtype(served["rows"][c])][:2]
+    shift = {name: 3 * float(served["rows"][name].std()) for name in numeric}
+
+    found = monitored(served, tmp_path, traffic.Drift(shift=shift), part=1)
+
+    assert checks(found) == {(name, "baseline_drift_check") for name in numeric}
+    for name in numeric:
+        assert found["distances"][name] > 0.5
+    metrics = json.loads((tmp_path / "metrics" / "data-quality.json").read_text())
+    drifts = {d["MetricName"]: d["Value"] for d in metrics["MetricData"] if "Value" in d}
+    assert drifts[f"feature_baseline_drift_{numeric[0]}"] == found["distances"][numeric[0]]
+
+
+def test_a_new_category_and_a_dropped_column_are_flagged(served, tmp_path):
+    categorical = next(
+        c
+        for c in served["rows"].columns
+        if c != TARGET
+        and c not in SENSITIVE
+        and not pd.api.types.is_numeric_dtype(served["rows"][c])
+    )
+    numeric = next(
+        c
+        for c in served["rows"].columns
+        if c != TARGET and c not in SENSITIVE and pd.api.types.is_numeric_dtype(served["rows"][c])
+    )
+    drift = traffic.Drift(category={categorical: ("never-seen", 0.5)}, drop=[numeric])
+
+    found = monitored(served, tmp_path, drift, part=2)
+
+    assert (categorical, "categorical_values_check") in checks(found)
+    assert (numeric, "missing_column_check") in checks(found)

@@ -1,0 +1,246 @@
+"""The data-quality monitor: Model Monitor's checks and distances on small tables and capture."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }} import monitor
+from {{ cookiecutter.package_name }}.baseline import compute_statistics, suggest_constraints
+
+START = datetime(2026, 12, 5, 10, tzinfo=UTC)
+
+
+def baseline(table: pd.DataFrame, **distribution) -> tuple[dict, dict]:
+    statistics = compute_statistics(table)
+    constraints = suggest_constraints(statistics)
+    constraints["monitoring_config"]["distribution_constraints"].update(distribution)
+    return statistics, constraints
+
+
+def feature(statistics: dict, name: str) -> dict:
+    return next(f for f in statistics["features"] if f["name"] == name)
+
+
+def test_the_distances_are_the_ones_computed_by_hand():
+    statistics, _ = baseline(pd.DataFrame({"x": range(1, 11), "c": ["a"] * 6 + ["b"] * 4}))
+    # baseline 1..10, current 6..15: the cumulative distributions differ most (0.5) from 5 to 10
+    assert monitor.linf_numeric(feature(statistics, "x"), np.arange(6.0, 16.0)) == 0.5
+    # identical data: no distance
+    assert monitor.linf_numeric(feature(statistics, "x"), np.arange(1.0, 11.0)) == 0.0
+    # a 0.6 / b 0.4 against a 0.2 / b 0.6 / c 0.2: the gaps are 0.4, 0.2 and 0.2
+    current = pd.Series(["a"] * 2 + ["b"] * 6 + ["c"] * 2)
+    assert monitor.linf_categorical(feature(statistics, "c"), current) == pytest.approx(0.4)
+    # the robust form subtracts 1.8·√((n+m)/(n·m)): 0.5 − 1.8·√(2000/1000000)
+    assert monitor.robust(0.5, 1000, 1000) == pytest.approx(0.5 - 1.8 * math.sqrt(0.002))
+    assert monitor.robust(0.5, 10, 10) == 0.0
+
+
+def test_a_large_baseline_is_read_through_its_sketch_close_to_the_exact_distance():
+    rng = np.random.default_rng(0)
+    train = rng.normal(0, 1, 200_000)
+    statistics, _ = baseline(pd.DataFrame({"x": train}))
+    current = rng.normal(0.3, 1, 50_000)
+    exact = _ks(train, current)
+
+    assert monitor.linf_numeric(feature(statistics, "x"), current) == pytest.approx(exact, abs=2e-3)
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    points = np.sort(np.concatenate([a, b]))
+    fa = np.searchsorted(np.sort(a), points, side="right") / len(a)
+    fb = np.searchsorted(np.sort(b), points, side="right") / len(b)
+    return float(np.max(np.abs(fa - fb)))
+
+
+def test_each_check_flags_what_model_monitor_flags():
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame(
+        {
+            "age": rng.integers(20, 70, 2000),
+            "spend": rng.normal(50, 10, 2000),
+            "plan": rng.choice(["basic", "plus"], 2000),
+        }
+    )
+    statistics, constraints = baseline(train, comparison_method="Simple")
+    current = pd.DataFrame(
+        {
+            "age": rng.integers(20, 70, 500).astype(float),
+            "spend": rng.normal(80, 10, 500),  # shifted: drifts
+            "plan": rng.choice(["basic", "plus", "gold"], 500, p=[0.4, 0.3, 0.3]),
+            "coupon": ["x"] * 500,
+        }
+    )
+    current.loc[:99, "age"] = np.nan  # 80 % complete
+
+    violations, distances = monitor.check(current, statistics, constraints)
+
+    found = {(v["feature_name"], v["constraint_check_type"]) for v in violations}
+    assert found == {
+        ("coupon", "extra_column_check"),
+        ("age", "completeness_check"),
+        ("spend", "baseline_drift_check"),
+        ("plan", "categorical_values_check"),
+        ("plan", "baseline_drift_check"),
+    }
+    drift = next(v for v in violations if v["feature_name"] == "spend")
+    assert (
+        f"{distances['spend']:.6g}" in drift["description"]
+        and "threshold: 0.1" in drift["description"]
+    )
+    assert distances["age"] < 0.1
+
+    without_age = current.drop(columns=["age"])
+    without_age["age"] = "n/a"  # a number column that holds words
+    violations, _ = monitor.check(without_age, statistics, constraints)
+    assert ("age", "data_type_check") in {
+        (v["feature_name"], v["constraint_check_type"]) for v in violations
+    }
+    violations, _ = monitor.check(current.drop(columns=["spend"]), statistics, constraints)
+    assert ("spend", "missing_column_check") in {
+        (v["feature_name"], v["constraint_check_type"]) for v in violations
+    }
+
+
+def test_a_features_override_and_the_robust_method_move_its_threshold():
+    train = pd.DataFrame({"x": np.linspace(0, 1, 1000)})
+    statistics, constraints = baseline(train, comparison_method="linf_simple")
+    current = pd.DataFrame({"x": np.linspace(0.2, 1.2, 1000)})  # L∞ 0.2
+
+    assert [
+        v["constraint_check_type"] for v in monitor.check(current, statistics, constraints)[0]
+    ] == ["baseline_drift_check"]
+    constraints["features"][0]["monitoringConfigOverrides"] = {"comparison_threshold": 0.3}
+    assert monitor.check(current, statistics, constraints)[0] == []
+    constraints["features"][0]["monitoringConfigOverrides"] = {"comparison_method": "Robust"}
+    _, distances = monitor.check(current, statistics, constraints)
+    assert distances["x"] == pytest.approx(max(0, 0.2 - 1.8 * math.sqrt(2000 / 1000**2)), abs=2e-3)
+
+
+def capture(path: Path, records: list[tuple[datetime, str, str, str]]) -> None:
+    """Capture lines as SageMaker writes them: (time, content type, encoding, data)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lines:
+        for moment, content_type, encoding, data in records:
+            line = {
+                "captureData": {
+                    "endpointInput": {
+                        "observedContentType": content_type,
+                        "mode": "INPUT",
+                        "data": data,
+                        "encoding": encoding,
+                    },
+                    "endpointOutput": {
+                        "observedContentType": "text/csv",
+                        "mode": "OUTPUT",
+                        "data": "0.5",
+                        "encoding": "CSV",
+                    },
+                },
+                "eventMetadata": {
+                    "eventId": "e",
+                    "inferenceTime": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                },
+                "eventVersion": "0",
+            }
+            lines.write(json.dumps(line) + "\n")
+
+
+def test_capture_in_csv_json_and_base64_is_read_for_its_interval_only(tmp_path):
+    inside, outside = START + timedelta(minutes=5), START + timedelta(hours=1, minutes=5)
+    json_body = json.dumps({"instances": [{"x": 3, "c": "b", "gender": "female"}]})
+    capture(
+        tmp_path / "ep" / "AllTraffic" / "2026" / "12" / "05" / "10" / "a.jsonl",
+        [
+            (inside, "text/csv", "CSV", "1,a\n2,b"),
+            (inside, "application/json", "JSON", json_body),
+            (inside, "text/csv", "BASE64", base64.b64encode(b"4,a").decode()),
+            (outside, "text/csv", "CSV", "99,z"),
+        ],
+    )
+
+    table = monitor.read_capture(tmp_path, START, START + timedelta(hours=1), ["x", "c"])
+
+    assert sorted(table["x"].tolist()) == [1, 2, 3, 4]
+    assert sorted(table["c"].tolist()) == ["a", "a", "b", "b"]
+    assert table["gender"].dropna().tolist() == ["female"]
+
+
+def job_environment(tmp_path: Path, statistics: dict, constraints: dict) -> dict[str, str]:
+    (tmp_path / "baseline").mkdir(exist_ok=True)
+    (tmp_path / "baseline" / "statistics.json").write_text(json.dumps(statistics))
+    (tmp_path / "baseline" / "constraints.json").write_text(json.dumps(constraints))
+    return {
+        "dataset_format": json.dumps(
+            {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
+        ),
+        "dataset_source": str(tmp_path / "endpointdata"),
+        "output_path": str(tmp_path / "result"),
+        "start_time": START.isoformat(),
+        "end_time": (START + timedelta(hours=1)).isoformat(),
+        "baseline_statistics": str(tmp_path / "baseline" / "statistics.json"),
+        "baseline_constraints": str(tmp_path / "baseline" / "constraints.json"),
+        "endpoint_name": "ep",
+        "monitoring_schedule_name": "hourly",
+    }
+
+
+def test_an_interval_without_capture_is_reported_and_checks_nothing(tmp_path):
+    statistics, constraints = baseline(pd.DataFrame({"x": range(10)}))
+    environment = job_environment(tmp_path, statistics, constraints)
+
+    found = monitor.run(environment, tmp_path / "metrics")
+
+    assert found["records"] == 0 and "no captured data" in found["message"]
+    written = json.loads((tmp_path / "result" / "statistics.json").read_text())
+    assert written["dataset"]["item_count"] == 0
+    assert json.loads((tmp_path / "result" / "constraint_violations.json").read_text()) == {
+        "violations": []
+    }
+
+
+def test_a_job_writes_statistics_violations_and_metrics(tmp_path):
+    statistics, constraints = baseline(pd.DataFrame({"x": np.linspace(0, 1, 500)}))
+    environment = job_environment(tmp_path, statistics, constraints)
+    rows = "\n".join(f"{value:.4f}" for value in np.linspace(0.5, 1.5, 300))
+    capture(
+        tmp_path / "endpointdata" / "ep" / "AllTraffic" / "2026" / "12" / "05" / "10" / "a.jsonl",
+        [(START + timedelta(minutes=1), "text/csv", "CSV", rows)],
+    )
+
+    found = monitor.run(environment, tmp_path / "metrics")
+
+    assert found["records"] == 300
+    assert [v["constraint_check_type"] for v in found["violations"]] == ["baseline_drift_check"]
+    written = json.loads((tmp_path / "result" / "statistics.json").read_text())
+    assert written["dataset"]["item_count"] == 300
+    assert [f["name"] for f in written["features"]] == ["x"]
+    metrics = json.loads((tmp_path / "metrics" / "data-quality.json").read_text())
+    assert metrics["Namespace"] == monitor.DEFAULT_NAMESPACE
+    names = {datum["MetricName"] for datum in metrics["MetricData"]}
+    assert names == {"feature_data_x", "feature_non_null_x", "feature_baseline_drift_x"}
+    drift = next(d for d in metrics["MetricData"] if d["MetricName"] == "feature_baseline_drift_x")
+    assert drift["Value"] == pytest.approx(found["distances"]["x"])
+    assert drift["Dimensions"] == [
+        {"Name": "Endpoint", "Value": "ep"},
+        {"Name": "MonitoringSchedule", "Value": "hourly"},
+    ]
+
+
+def test_inputs_the_interface_does_not_describe_are_refused_naming_them(tmp_path):
+    statistics, constraints = baseline(pd.DataFrame({"x": range(10)}))
+    environment = job_environment(tmp_path, statistics, constraints)
+    with pytest.raises(monitor.MonitoringError, match="start_time"):
+        monitor.run({k: v for k, v in environment.items() if k != "start_time"})
+    with pytest.raises(monitor.MonitoringError, match="not sagemakerCaptureJson"):
+        monitor.run({**environment, "dataset_format": json.dumps({"csv": {"header": True}})})
+    constraints["monitoring_config"]["distribution_constraints"]["comparison_method"] = "Fancy"
+    with pytest.raises(monitor.MonitoringError, match="comparison_method 'Fancy'"):
+        monitor.check(pd.DataFrame({"x": [1.0]}), statistics, constraints)

@@ -1,0 +1,424 @@
+"""Data quality of what an endpoint captured, against the training baseline, as Model Monitor.
+
+Runs as a SageMaker processing job with Model Monitor's container interface, the environment
+variables its analyzer reads, so the job's request has the shape Model Monitor's has:
+
+    dataset_format              {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput",
+                                "endpointOutput"]}}
+    dataset_source              the capture files (``<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``)
+    output_path                 where statistics.json and constraint_violations.json go
+    start_time, end_time        the interval (ISO 8601): records whose inferenceTime is in it
+    baseline_statistics         the training baseline's statistics.json
+    baseline_constraints        its constraints.json (the checks and their thresholds)
+    publish_cloudwatch_metrics  Enabled | Disabled
+    endpoint_name, monitoring_schedule_name, metric_namespace   the metrics' names
+    sensitive_columns           a JSON list: columns requests carry for bias monitoring, which
+                                are neither checked here nor extra (this job's one addition)
+
+The checks are Model Monitor's, driven by the constraints' ``monitoring_config``:
+``missing_column_check`` and ``extra_column_check`` (columns), ``data_type_check`` (the share of a
+column's values not of the baseline's type, over ``datatype_check_threshold``),
+``completeness_check`` (the share present, under the baseline's), ``categorical_values_check``
+(the share of values outside the baseline's domain, over ``domain_content_threshold``) and
+``baseline_drift_check``: the L∞ distance between the baseline's and the current distributions
+over ``comparison_threshold`` (categorical: ``categorical_comparison_threshold``). For numbers it
+is the largest gap between the two cumulative distributions, read at the items of the baseline's
+KLL sketch, so the current window is binned in one pass, never sorted against the baseline;
+``Robust`` subtracts 1.8·√((n+m)/(n·m)) for the sample sizes, as Deequ does. Per-feature
+overrides of the thresholds come from ``monitoringConfigOverrides`` in a feature's constraints.
+
+An interval with no captured record writes ``statistics.json`` with ``item_count`` 0 and no
+violations, and says so: nothing to check is not a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import math
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .baseline import compute_statistics
+
+NUMERIC = ("Integral", "Fractional")
+ROBUST_FACTOR = 1.8
+METRICS_DIR = Path("/opt/ml/output/metrics/cloudwatch")
+#: The namespace of AWS's drift sample (amazon-sagemaker-drift-detection) alarms on.
+DEFAULT_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+
+
+class MonitoringError(ValueError):
+    """The job's inputs are not what Model Monitor's interface describes: the text says which."""
+
+
+# --- reading what was captured ----------------------------------------------------------------
+
+
+def read_capture(source: Path, start: datetime, end: datetime, columns: list[str]) -> pd.DataFrame:
+    """The requests captured in ``[start, end)`` as one table.
+
+    CSV requests (rows without a header) take the baseline's ``columns`` in order; JSON
+    requests (``{"instances": [...]}`` or a list of objects) their own names.
+    """
+    csv_parts: list[str] = []
+    json_rows: list[dict] = []
+    for path in sorted(source.rglob("*.jsonl")):
+        with path.open() as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                moment = _moment(record["eventMetadata"]["inferenceTime"])
+                if not start <= moment < end:
+                    continue
+                captured = record["captureData"]["endpointInput"]
+                body = _decoded(captured)
+                if "json" in captured.get("observedContentType", "").lower():
+                    payload = json.loads(body)
+                    instances = payload.get("instances") if isinstance(payload, dict) else payload
+                    json_rows += [row for row in instances if isinstance(row, dict)]
+                else:
+                    csv_parts.append(body.rstrip("\n"))
+    tables = []
+    if csv_parts:
+        text = "\n".join(part for part in csv_parts if part)
+        tables.append(pd.read_csv(io.StringIO(text), header=None, names=columns, dtype=str))
+    if json_rows:
+        tables.append(pd.DataFrame(json_rows))
+    if not tables:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(tables, ignore_index=True, sort=False)
+    return table.apply(_typed)
+
+
+def _decoded(captured: dict) -> str:
+    data = captured["data"]
+    if captured.get("encoding", "").upper() == "BASE64":
+        return base64.b64decode(data).decode()
+    return data
+
+
+def _typed(column: pd.Series) -> pd.Series:
+    """A column as numbers when every value present is one, else as text."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    if numbers.notna().sum() == column.notna().sum():
+        return numbers
+    return column.where(column.isna(), column.astype(str))
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+
+def linf_numeric(baseline_feature: dict, values: np.ndarray) -> float:
+    """Largest gap between the baseline's cumulative distribution (its KLL sketch) and that of
+    ``values``, read at the sketch's items."""
+    statistics = baseline_feature["numerical_statistics"]
+    items, weights = _sketch_items(statistics["distribution"]["kll"]["sketch"])
+    baseline_cdf = np.cumsum(weights) / weights.sum()
+    # count of current values at or below each item: one binning pass over the window
+    positions = np.searchsorted(items, values, side="left")
+    current_cdf = np.cumsum(np.bincount(positions, minlength=len(items) + 1))[:-1] / len(values)
+    return float(np.max(np.abs(baseline_cdf - current_cdf)))
+
+
+def _sketch_items(sketch: dict) -> tuple[np.ndarray, np.ndarray]:
+    items = np.concatenate([np.asarray(level, dtype="float64") for level in sketch["data"]])
+    weights = np.concatenate(
+        [np.full(len(level), 2.0**height) for height, level in enumerate(sketch["data"])]
+    )
+    order = np.argsort(items, kind="stable")
+    items, weights = items[order], weights[order]
+    # one point per distinct item, carrying all its weight
+    distinct, first = np.unique(items, return_index=True)
+    return distinct, np.add.reduceat(weights, first)
+
+
+def linf_categorical(baseline_feature: dict, values: pd.Series) -> float:
+    """Largest gap between the baseline's and the current frequency of any category."""
+    buckets = baseline_feature["string_statistics"]["distribution"]["categorical"]["buckets"]
+    total = sum(bucket["count"] for bucket in buckets)
+    baseline = {bucket["value"]: bucket["count"] / total for bucket in buckets}
+    current = values.astype(str).value_counts(normalize=True).to_dict()
+    return float(
+        max(abs(baseline.get(key, 0.0) - current.get(key, 0.0)) for key in baseline | current)
+    )
+
+
+def robust(distance: float, n: int, m: int) -> float:
+    """Deequ's correction of a distance for the sample sizes."""
+    return max(0.0, distance - ROBUST_FACTOR * math.sqrt((n + m) / (n * m)))
+
+
+def check(
+    current: pd.DataFrame,
+    baseline_statistics: dict,
+    baseline_constraints: dict,
+    sensitive: tuple[str, ...] = (),
+) -> tuple[list[dict], dict[str, float]]:
+    """The violations of ``baseline_constraints`` by ``current``, and each feature's drift;
+    ``sensitive`` columns are left to bias monitoring."""
+    config = baseline_constraints.get("monitoring_config", {})
+    if config.get("evaluate_constraints", "Enabled") != "Enabled":
+        return [], {}
+    statistics = {f["name"]: f for f in baseline_statistics["features"]}
+    constraints = {f["name"]: f for f in baseline_constraints["features"]}
+    violations: list[dict] = []
+
+    def flag(feature: str, kind: str, description: str) -> None:
+        violations.append(
+            {"feature_name": feature, "constraint_check_type": kind, "description": description}
+        )
+
+    missing = [name for name in constraints if name not in current.columns]
+    for name in missing:
+        flag(name, "missing_column_check", f"Column {name} is in the baseline but not in the data")
+    for name in current.columns:
+        if name not in constraints and name not in sensitive:
+            flag(name, "extra_column_check", f"Column {name} is in the data but not the baseline")
+    distances: dict[str, float] = {}
+    for name, constraint in constraints.items():
+        if name in missing:
+            continue
+        settings = _settings(config, constraint)
+        column = current[name]
+        present = column.dropna()
+        completeness = len(present) / len(column) if len(column) else 0.0
+        if completeness < constraint.get("completeness", 0.0) - 1e-12:
+            flag(
+                name,
+                "completeness_check",
+                f"Data completeness {completeness:.4g} is below the baseline's "
+                f"{constraint['completeness']:.4g}",
+            )
+        kind = constraint["inferred_type"]
+        if kind in NUMERIC and len(present):
+            numbers = pd.to_numeric(present, errors="coerce")
+            wrong = numbers.isna()
+            if kind == "Integral":
+                wrong |= numbers.notna() & (numbers != np.round(numbers))
+            share = float(wrong.mean())
+            if share > settings["datatype_check_threshold"]:
+                flag(
+                    name,
+                    "data_type_check",
+                    f"Data type mismatch: {share:.4g} of the values are not {kind} "
+                    f"(threshold {settings['datatype_check_threshold']:g})",
+                )
+            values = numbers[~numbers.isna()].to_numpy(dtype="float64")
+            if len(values) and name in statistics:
+                distances[name] = _drift(
+                    linf_numeric(statistics[name], values),
+                    statistics[name]["numerical_statistics"]["common"]["num_present"],
+                    len(values),
+                    settings,
+                    settings["comparison_threshold"],
+                    name,
+                    flag,
+                )
+        elif kind == "String" and len(present):
+            domain = constraint.get("string_constraints", {}).get("domains")
+            if domain is not None:
+                unknown = float((~present.astype(str).isin(domain)).mean())
+                if unknown > settings["domain_content_threshold"]:
+                    flag(
+                        name,
+                        "categorical_values_check",
+                        f"{unknown:.4g} of the values are outside the baseline's domain "
+                        f"(threshold {settings['domain_content_threshold']:g})",
+                    )
+            if name in statistics and "string_statistics" in statistics[name]:
+                if settings["categorical_drift_method"] != "LInfinity":
+                    raise MonitoringError(
+                        f"{name}: categorical_drift_method "
+                        f"{settings['categorical_drift_method']!r} is not supported here: use "
+                        "LInfinity"
+                    )
+                distances[name] = _drift(
+                    linf_categorical(statistics[name], present),
+                    statistics[name]["string_statistics"]["common"]["num_present"],
+                    len(present),
+                    settings,
+                    settings["categorical_comparison_threshold"],
+                    name,
+                    flag,
+                )
+    return violations, distances
+
+
+def _drift(simple, n, m, settings, threshold, name, flag) -> float:
+    distance = robust(simple, n, m) if settings["comparison_method"] == "Robust" else simple
+    if settings["perform_comparison"] == "Enabled" and distance > threshold:
+        flag(
+            name,
+            "baseline_drift_check",
+            f"Baseline drift distance: {distance:.6g} exceeds threshold: {threshold:g}",
+        )
+    return distance
+
+
+#: Model Monitor's spellings of the numeric comparison methods, the docs' two tables' both.
+_METHODS = {
+    "Simple": "Simple",
+    "Robust": "Robust",
+    "linf_simple": "Simple",
+    "linf_robust": "Robust",
+}
+
+
+def _settings(config: dict, constraint: dict) -> dict:
+    """The thresholds for one feature: ``monitoring_config``, then the feature's overrides."""
+    distribution = config.get("distribution_constraints", {})
+    settings = {
+        "datatype_check_threshold": config.get("datatype_check_threshold", 0.1),
+        "domain_content_threshold": config.get("domain_content_threshold", 0.1),
+        "perform_comparison": distribution.get("perform_comparison", "Enabled"),
+        "comparison_threshold": distribution.get("comparison_threshold", 0.1),
+        "comparison_method": distribution.get("comparison_method", "Robust"),
+        "categorical_comparison_threshold": distribution.get(
+            "categorical_comparison_threshold", 0.1
+        ),
+        "categorical_drift_method": distribution.get("categorical_drift_method", "LInfinity"),
+    }
+    for key, value in constraint.get("monitoringConfigOverrides", {}).items():
+        if key in settings:
+            settings[key] = value
+    if settings["comparison_method"] not in _METHODS:
+        raise MonitoringError(
+            f"comparison_method {settings['comparison_method']!r} is not one of "
+            f"{', '.join(_METHODS)}"
+        )
+    settings["comparison_method"] = _METHODS[settings["comparison_method"]]
+    return settings
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def metric_data(
+    current: pd.DataFrame, distances: dict[str, float], dimensions: list[dict], moment: datetime
+) -> list[dict]:
+    """Model Monitor's metrics, as PutMetricData's MetricData: per feature ``feature_data_<f>``
+    (statistic values of the numbers), ``feature_non_null_<f>`` (the share present) and
+    ``feature_baseline_drift_<f>`` (the drift distance)."""
+    data = []
+    for name in current.columns:
+        column = current[name]
+        data.append(
+            _metric(f"feature_non_null_{name}", float(column.notna().mean()), dimensions, moment)
+        )
+        numbers = pd.to_numeric(column, errors="coerce").dropna()
+        if len(numbers) and pd.api.types.is_numeric_dtype(column):
+            data.append(
+                {
+                    "MetricName": f"feature_data_{name}",
+                    "Dimensions": dimensions,
+                    "Timestamp": moment.isoformat(),
+                    "StatisticValues": {
+                        "SampleCount": float(len(numbers)),
+                        "Sum": float(numbers.sum()),
+                        "Minimum": float(numbers.min()),
+                        "Maximum": float(numbers.max()),
+                    },
+                }
+            )
+    for name, distance in distances.items():
+        data.append(_metric(f"feature_baseline_drift_{name}", distance, dimensions, moment))
+    return data
+
+
+def _metric(name: str, value: float, dimensions: list[dict], moment: datetime) -> dict:
+    return {
+        "MetricName": name,
+        "Dimensions": dimensions,
+        "Timestamp": moment.isoformat(),
+        "Value": value,
+    }
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
+    """One monitoring execution with Model Monitor's environment; what it found."""
+    try:
+        source = Path(environment["dataset_source"])
+        output = Path(environment["output_path"])
+        start, end = _moment(environment["start_time"]), _moment(environment["end_time"])
+        statistics = json.loads(Path(environment["baseline_statistics"]).read_text())
+        constraints = json.loads(Path(environment["baseline_constraints"]).read_text())
+    except KeyError as error:
+        raise MonitoringError(f"the environment variable {error.args[0]} is not set") from None
+    except (OSError, ValueError) as error:
+        raise MonitoringError(f"cannot read the job's inputs: {error}") from error
+    dataset_format = json.loads(environment.get("dataset_format") or "{}")
+    if dataset_format and "sagemakerCaptureJson" not in dataset_format:
+        raise MonitoringError(
+            f"dataset_format {dataset_format} is not sagemakerCaptureJson: this job reads "
+            "endpoint capture"
+        )
+    columns = [feature["name"] for feature in statistics["features"]]
+    current = read_capture(source, start, end, columns)
+    output.mkdir(parents=True, exist_ok=True)
+    current_statistics = compute_statistics(current)
+    (output / "statistics.json").write_text(json.dumps(current_statistics, indent=2) + "\n")
+    if current.empty:
+        message = (
+            f"no captured data from {start.isoformat()} to {end.isoformat()}: nothing to check"
+        )
+        (output / "constraint_violations.json").write_text(json.dumps({"violations": []}) + "\n")
+        return {"records": 0, "violations": [], "distances": {}, "message": message}
+    sensitive = tuple(json.loads(environment.get("sensitive_columns") or "[]"))
+    current = current.drop(columns=[c for c in sensitive if c in current.columns])
+    violations, distances = check(current, statistics, constraints, sensitive)
+    (output / "constraint_violations.json").write_text(
+        json.dumps({"violations": violations}, indent=2) + "\n"
+    )
+    emit = constraints.get("monitoring_config", {}).get("emit_metrics", "Enabled") == "Enabled"
+    if environment.get("publish_cloudwatch_metrics", "Enabled") == "Enabled" and emit:
+        dimensions = [
+            {"Name": "Endpoint", "Value": environment.get("endpoint_name", "unknown")},
+            {
+                "Name": "MonitoringSchedule",
+                "Value": environment.get("monitoring_schedule_name", "unknown"),
+            },
+        ]
+        namespace = environment.get("metric_namespace", DEFAULT_NAMESPACE)
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        document = {
+            "Namespace": namespace,
+            "MetricData": metric_data(current, distances, dimensions, end),
+        }
+        (metrics_dir / "data-quality.json").write_text(json.dumps(document) + "\n")
+    return {"records": len(current), "violations": violations, "distances": distances}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--metrics-dir", type=Path, default=METRICS_DIR)
+    args = parser.parse_args(argv)
+    found = run(dict(os.environ), args.metrics_dir)
+    if found.get("message"):
+        print(found["message"])
+        return
+    print(f"{found['records']} records checked, {len(found['violations'])} violations")
+    for violation in found["violations"]:
+        print(
+            f"  {violation['feature_name']}: {violation['constraint_check_type']}: "
+            f"{violation['description']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
