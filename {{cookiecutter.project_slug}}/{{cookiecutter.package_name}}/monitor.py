@@ -6,7 +6,8 @@ variables its analyzer reads, so the job's request has the shape Model Monitor's
     dataset_format              {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput",
                                 "endpointOutput"]}}
     dataset_source              the capture files (``<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``)
-    output_path                 where statistics.json and constraint_violations.json go
+    output_path                 where statistics.json, constraint_violations.json and
+                                cloudwatch_metrics.json (PutMetricData's shape) go
     start_time, end_time        the interval (ISO 8601): records whose inferenceTime is in it
     baseline_statistics         the training baseline's statistics.json
     baseline_constraints        its constraints.json (the checks and their thresholds)
@@ -50,6 +51,7 @@ from .baseline import compute_statistics
 NUMERIC = ("Integral", "Fractional")
 ROBUST_FACTOR = 1.8
 METRICS_DIR = Path("/opt/ml/output/metrics/cloudwatch")
+METRICS_FILE = "cloudwatch_metrics.json"
 #: The namespace of AWS's drift sample (amazon-sagemaker-drift-detection) alarms on.
 DEFAULT_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 
@@ -395,12 +397,15 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
             },
         ]
         namespace = environment.get("metric_namespace", DEFAULT_NAMESPACE)
-        metrics_dir.mkdir(parents=True, exist_ok=True)
         document = {
             "Namespace": namespace,
             "MetricData": metric_data(current, distances, dimensions, end),
         }
-        (metrics_dir / "data-quality.json").write_text(json.dumps(document) + "\n")
+        # where Model Monitor publishes a container's metrics from, and beside the results for
+        # a plain processing job's caller to publish
+        for folder, name in ((metrics_dir, "data-quality.json"), (output, METRICS_FILE)):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(json.dumps(document) + "\n")
     return {"records": len(current), "violations": violations, "distances": distances}
 
 

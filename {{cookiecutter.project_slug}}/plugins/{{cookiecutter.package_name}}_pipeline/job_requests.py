@@ -231,5 +231,83 @@ def evaluation_job(config: PipelineConfig, run: Run) -> dict:
     )
 
 
+#: Where Model Monitor's container finds its inputs and leaves its results.
+MONITOR_DIR = "/opt/ml/processing"
+
+
+def monitoring_job(
+    config: PipelineConfig,
+    *,
+    name: str,
+    image_uri: str,
+    code_uri: str,
+    endpoint: str,
+    variant: str,
+    capture: dict[str, str],
+    start: str,
+    end: str,
+    statistics_uri: str,
+    constraints_uri: str,
+    output_uri: str,
+) -> dict:
+    """The data-quality monitor (``<package>.monitor``) over one endpoint variant's capture, as a
+    processing job shaped as Model Monitor's: its environment variables, the capture of each
+    hour (``capture``: ``yyyy/mm/dd/hh`` → S3 prefix) under
+    ``/opt/ml/processing/endpointdata/<endpoint>/<variant>/``, results to ``output_uri``."""
+    env = config.env
+    source = f"{MONITOR_DIR}/endpointdata/{endpoint}/{variant}"
+    inputs = [
+        _s3_input("code", code_uri, CODE_DIR),
+        _s3_input("baseline_statistics", statistics_uri, f"{MONITOR_DIR}/baseline/stats"),
+        _s3_input("baseline_constraints", constraints_uri, f"{MONITOR_DIR}/baseline/constraints"),
+        *(
+            _s3_input(f"capture-{hour.replace('/', '-')}", uri, f"{source}/{hour}")
+            for hour, uri in sorted(capture.items())
+        ),
+    ]
+    return {
+        "ProcessingJobName": name,
+        "RoleArn": env.role_arn,
+        "AppSpecification": {
+            "ImageUri": image_uri,
+            "ContainerEntrypoint": ["python3", "-m", f"{config.package}.monitor"],
+        },
+        "Environment": {
+            "PYTHONPATH": CODE_DIR,
+            "EXIT_MESSAGE_FILE": EXIT_MESSAGE_FILE,
+            "dataset_format": json.dumps(
+                {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
+            ),
+            "dataset_source": source,
+            "output_path": f"{MONITOR_DIR}/resultdata",
+            "start_time": start,
+            "end_time": end,
+            "baseline_statistics": f"{MONITOR_DIR}/baseline/stats/{_file(statistics_uri)}",
+            "baseline_constraints": f"{MONITOR_DIR}/baseline/constraints/{_file(constraints_uri)}",
+            "publish_cloudwatch_metrics": "Enabled",
+            "endpoint_name": endpoint,
+            "monitoring_schedule_name": f"{config.slug}-data-quality",
+            "sensitive_columns": json.dumps(config.data.sensitive_columns),
+        },
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": {
+            "Outputs": [_s3_output("result", f"{MONITOR_DIR}/resultdata", output_uri)]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": env.processing_instance_type,
+                "VolumeSizeInGB": 30,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": config.processing.max_runtime_seconds},
+        "Tags": [{"Key": "project", "Value": config.slug}, {"Key": "endpoint", "Value": endpoint}],
+    }
+
+
+def _file(uri: str) -> str:
+    return uri.rsplit("/", 1)[1]
+
+
 def _tags(config: PipelineConfig, layout: RunLayout) -> list[dict]:
     return [{"Key": "project", "Value": config.slug}, {"Key": "run-key", "Value": layout.key}]

@@ -18,12 +18,15 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import monitor
+from {{ cookiecutter.package_name }}_pipeline import job_requests
+from {{ cookiecutter.package_name }}_pipeline.packaging import source_files
 
 from tests.local_aws.test_endpoints import IMAGE, deploy, source_tarball, wait_for
 from tests.ml_runs import train_pipeline
-from tests.support import CONFIG, create_bucket
+from tests.support import CONFIG, PROJECT_ROOT, create_bucket
 from tools import traffic
 from tools.local_run import generate_sample_data
+from tools.project import config
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -85,6 +88,7 @@ def served(aws_client, execution_role, tmp_path_factory):
 
 def monitored(served, tmp_path: Path, drift: traffic.Drift, part: int) -> dict:
     """Send one batch (``part`` of the rows), wait for its capture, run the monitor on it."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     rows = served["rows"].iloc[part * ROWS : (part + 1) * ROWS]
     moved = traffic.drifted(rows, drift, np.random.default_rng(part))
     start = datetime.now(UTC)
@@ -96,6 +100,9 @@ def monitored(served, tmp_path: Path, drift: traffic.Drift, part: int) -> dict:
     while _captured(served, source) & ids != ids:  # written with the next capture flush
         assert time.monotonic() < deadline, "the capture did not arrive"
         time.sleep(1)
+    (tmp_path / "window.json").write_text(
+        json.dumps({"start": start.isoformat(), "end": end.isoformat()})
+    )
     environment = {
         "dataset_format": json.dumps(
             {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput"]}}
@@ -170,3 +177,66 @@ def test_a_new_category_and_a_dropped_column_are_flagged(served, tmp_path):
 
     assert (categorical, "categorical_values_check") in checks(found)
     assert (numeric, "missing_column_check") in checks(found)
+
+
+def test_the_monitor_runs_as_a_processing_job_shaped_as_model_monitors(
+    served, tmp_path, aws_client, execution_role
+):
+    """The job request the monitoring DAG sends: capture by hour, baseline, code; the verdict
+    is the one the monitor gives run directly."""
+    s3, sm = served["s3"], aws_client("sagemaker")
+    bucket, endpoint = served["bucket"], served["endpoint"]
+    numeric = [
+        c
+        for c in served["rows"].columns
+        if c != TARGET and c not in SENSITIVE and pd.api.types.is_numeric_dtype(served["rows"][c])
+    ][:1]
+    drift = traffic.Drift(shift={numeric[0]: 3 * float(served["rows"][numeric[0]].std())})
+    direct = monitored(served, tmp_path / "direct", drift, part=3)
+    window = json.loads((tmp_path / "direct" / "window.json").read_text())
+    for name in ("statistics.json", "constraints.json"):
+        s3.put_object(
+            Bucket=bucket, Key=f"baseline/{name}", Body=(served["baseline"] / name).read_bytes()
+        )
+    package = config().package
+    for path in source_files(PROJECT_ROOT / package):
+        key = f"code/src/{path.relative_to(PROJECT_ROOT).as_posix()}"
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    keys = [
+        item["Key"]
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=f"capture/{endpoint}/")["Contents"]
+    ]
+    hours = {"/".join(key.split("/")[3:7]) for key in keys}
+    prefix = f"s3://{bucket}/capture/{endpoint}/AllTraffic"
+    name = f"monitor-{uuid.uuid4().hex[:8]}"
+
+    request = job_requests.monitoring_job(
+        config(),
+        name=name,
+        image_uri=IMAGE,
+        code_uri=f"s3://{bucket}/code/src/",
+        endpoint=endpoint,
+        variant="AllTraffic",
+        capture={hour: f"{prefix}/{hour}/" for hour in hours},
+        start=window["start"],
+        end=window["end"],
+        statistics_uri=f"s3://{bucket}/baseline/statistics.json",
+        constraints_uri=f"s3://{bucket}/baseline/constraints.json",
+        output_uri=f"s3://{bucket}/monitoring/{name}",
+    )
+    sm.create_processing_job(**{**request, "RoleArn": execution_role})
+
+    deadline = time.monotonic() + 180
+    while (job := sm.describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"] in (
+        "InProgress",
+        "Stopping",
+    ):
+        assert time.monotonic() < deadline, "the monitoring job did not end"
+        time.sleep(1)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    result = s3.get_object(Bucket=bucket, Key=f"monitoring/{name}/constraint_violations.json")
+    violations = json.loads(result["Body"].read())["violations"]
+    assert violations == direct["violations"]
+    assert {v["feature_name"] for v in violations} == set(numeric)
+    metrics = s3.get_object(Bucket=bucket, Key=f"monitoring/{name}/cloudwatch_metrics.json")
+    assert json.loads(metrics["Body"].read())["Namespace"] == monitor.DEFAULT_NAMESPACE
