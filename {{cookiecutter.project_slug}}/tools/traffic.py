@@ -2,7 +2,7 @@
 
     make traffic ARGS="--env staging --rows 500"                         # like the training data
     make traffic ARGS="--env staging --shift monthly_charges=25 --shift tenure_months=-10"
-    make traffic ARGS="--env staging --category region=west:0.8"      # 80 % of rows say west
+    make traffic ARGS="--env staging --category region=west:0.8"      # 80 % of rows set to west
     make traffic ARGS="--env staging --drop support_calls"             # JSON requests without it
     make traffic ARGS="--env staging --labels --label-noise 0.1"       # and ground truth
 
@@ -38,9 +38,9 @@ from tools.project import PROJECT_ROOT, config
 class Drift:
     """How to move the rows away from the training data."""
 
-    #: column → amount added to every value
+    #: column → amount added to every value (rounded, in a column of whole numbers)
     shift: dict[str, float] = field(default_factory=dict)
-    #: column → (category, share of rows set to it)
+    #: column → (category, share of rows set to it; rows already holding it keep it)
     category: dict[str, tuple[str, float]] = field(default_factory=dict)
     #: columns left out of the requests
     drop: list[str] = field(default_factory=list)
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             PROJECT_ROOT / "build" / "traffic-data.csv", args.rows, seed=args.seed
         )
         table = pd.read_csv(source).head(args.rows)
+        if cfg.data.target_column not in table.columns:
+            raise ValueError(f"{source} has no target column {cfg.data.target_column!r}")
         rng = np.random.default_rng(args.seed)
         moved = drifted(table, drift, rng)
     except ValueError as error:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import csv
 import io
 import json
 import math
@@ -50,6 +51,8 @@ from .baseline import compute_statistics
 
 NUMERIC = ("Integral", "Fractional")
 ROBUST_FACTOR = 1.8
+#: How many standard errors a window's completeness may fall short of the baseline's.
+COMPLETENESS_Z = 1.96
 METRICS_DIR = Path("/opt/ml/output/metrics/cloudwatch")
 METRICS_FILE = "cloudwatch_metrics.json"
 #: The namespace of AWS's drift sample (amazon-sagemaker-drift-detection) alarms on.
@@ -64,40 +67,85 @@ class MonitoringError(ValueError):
 
 
 def read_capture(source: Path, start: datetime, end: datetime, columns: list[str]) -> pd.DataFrame:
-    """The requests captured in ``[start, end)`` as one table.
+    """The requests captured in ``[start, end)`` as one table of the values as sent.
 
-    CSV requests (rows without a header) take the baseline's ``columns`` in order; JSON
-    requests (``{"instances": [...]}`` or a list of objects) their own names.
+    CSV rows and JSON rows given as lists take the baseline's ``columns`` in order (values past
+    them are columns ``_c<position>``); JSON objects (``{"instances": [...]}``, a list, one
+    object, or JSON Lines) bring their own names. A record that cannot be read is counted in
+    the table's ``attrs["unreadable"]``, not fatal.
     """
-    csv_parts: list[str] = []
-    json_rows: list[dict] = []
+    lines: list[str] = []
+    named: list[dict] = []
+    unnamed: list[list] = []
+    unreadable = 0
+
+    def add(payload) -> None:
+        nonlocal unreadable
+        if isinstance(payload, dict):
+            payload = payload.get("instances", [payload])
+        for row in payload if isinstance(payload, list) else [payload]:
+            if isinstance(row, dict):
+                named.append(row)
+            elif isinstance(row, list):
+                unnamed.append(row)
+            else:
+                unreadable += 1
+
     for path in sorted(source.rglob("*.jsonl")):
-        with path.open() as lines:
-            for line in lines:
+        with path.open() as records:
+            for line in records:
                 if not line.strip():
                     continue
-                record = json.loads(line)
-                moment = _moment(record["eventMetadata"]["inferenceTime"])
-                if not start <= moment < end:
-                    continue
-                captured = record["captureData"]["endpointInput"]
-                body = _decoded(captured)
-                if "json" in captured.get("observedContentType", "").lower():
-                    payload = json.loads(body)
-                    instances = payload.get("instances") if isinstance(payload, dict) else payload
-                    json_rows += [row for row in instances if isinstance(row, dict)]
-                else:
-                    csv_parts.append(body.rstrip("\n"))
+                try:
+                    record = json.loads(line)
+                    moment = _moment(record["eventMetadata"]["inferenceTime"])
+                    if not start <= moment < end:
+                        continue
+                    captured = record["captureData"].get("endpointInput")
+                    if captured is None:  # output-only capture
+                        unreadable += 1
+                        continue
+                    body = _decoded(captured)
+                    content_type = captured.get("observedContentType", "").lower()
+                    if "jsonlines" in content_type:
+                        for part in body.splitlines():
+                            if part.strip():
+                                add(json.loads(part))
+                    elif "json" in content_type:
+                        add(json.loads(body))
+                    else:
+                        lines += [row for row in body.splitlines() if row.strip()]
+                except (KeyError, TypeError, ValueError):
+                    unreadable += 1
     tables = []
-    if csv_parts:
-        text = "\n".join(part for part in csv_parts if part)
-        tables.append(pd.read_csv(io.StringIO(text), header=None, names=columns, dtype=str))
-    if json_rows:
-        tables.append(pd.DataFrame(json_rows))
-    if not tables:
-        return pd.DataFrame(columns=columns)
-    table = pd.concat(tables, ignore_index=True, sort=False)
-    return table.apply(_typed)
+    if lines:
+        tables.append(_positional(_csv_rows(lines), columns))
+    if unnamed:
+        tables.append(_positional(pd.DataFrame(unnamed, dtype=object), columns))
+    if named:
+        tables.append(pd.DataFrame(named, dtype=object))
+    table = (
+        pd.concat(tables, ignore_index=True, sort=False)
+        if tables
+        else pd.DataFrame(columns=columns, dtype=object)
+    )
+    table.attrs["unreadable"] = unreadable
+    return table
+
+
+def _csv_rows(lines: list[str]) -> pd.DataFrame:
+    """CSV rows as text; rows of several widths read one by one (shorter ones padded)."""
+    text = "\n".join(lines)
+    try:
+        return pd.read_csv(io.StringIO(text), header=None, dtype=str)
+    except pd.errors.ParserError:
+        return pd.DataFrame(list(csv.reader(lines)), dtype=object)
+
+
+def _positional(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    names = [*columns, *(f"_c{i}" for i in range(len(columns), table.shape[1]))]
+    table.columns = names[: table.shape[1]]
+    return table
 
 
 def _decoded(captured: dict) -> str:
@@ -107,12 +155,23 @@ def _decoded(captured: dict) -> str:
     return data
 
 
-def _typed(column: pd.Series) -> pd.Series:
-    """A column as numbers when every value present is one, else as text."""
-    numbers = pd.to_numeric(column, errors="coerce")
-    if numbers.notna().sum() == column.notna().sum():
-        return numbers
-    return column.where(column.isna(), column.astype(str))
+def typed(table: pd.DataFrame, baseline_statistics: dict) -> pd.DataFrame:
+    """The values as the baseline's types read them: numbers for its numeric features (what is
+    not one becomes a gap), text for its String ones (``1`` stays ``"1"``); other columns as
+    numbers when every value is one."""
+    kinds = {f["name"]: f["inferred_type"] for f in baseline_statistics["features"]}
+    columns = {}
+    for name in table.columns:
+        column = table[name]
+        kind = kinds.get(name)
+        if kind in NUMERIC:
+            columns[name] = pd.to_numeric(column, errors="coerce")
+        elif kind == "String":
+            columns[name] = column.where(column.isna(), column.astype(str))
+        else:
+            numbers = pd.to_numeric(column, errors="coerce")
+            columns[name] = numbers if numbers.notna().sum() == column.notna().sum() else column
+    return pd.DataFrame(columns, index=table.index)
 
 
 def _moment(text: str) -> datetime:
@@ -125,14 +184,25 @@ def _moment(text: str) -> datetime:
 
 def linf_numeric(baseline_feature: dict, values: np.ndarray) -> float:
     """Largest gap between the baseline's cumulative distribution (its KLL sketch) and that of
-    ``values``, read at the sketch's items."""
+    ``values``, over every point: the window is binned once at the sketch's items.
+
+    The baseline's distribution only steps at its items, so between two items the gap is
+    largest at either end: at an item (the shares at or below it) or just before it (the
+    baseline's share below it against the window's share below it)."""
     statistics = baseline_feature["numerical_statistics"]
     items, weights = _sketch_items(statistics["distribution"]["kll"]["sketch"])
-    baseline_cdf = np.cumsum(weights) / weights.sum()
-    # count of current values at or below each item: one binning pass over the window
-    positions = np.searchsorted(items, values, side="left")
-    current_cdf = np.cumsum(np.bincount(positions, minlength=len(items) + 1))[:-1] / len(values)
-    return float(np.max(np.abs(baseline_cdf - current_cdf)))
+    baseline_at = np.cumsum(weights) / weights.sum()
+    baseline_below = np.concatenate([[0.0], baseline_at[:-1]])
+    size = len(items) + 1
+    at_or_below = np.searchsorted(items, values, side="left")  # first item >= value
+    below = np.searchsorted(items, values, side="right")  # first item > value
+    current_at = np.cumsum(np.bincount(at_or_below, minlength=size))[:-1] / len(values)
+    current_below = np.cumsum(np.bincount(below, minlength=size))[:-1] / len(values)
+    return float(
+        max(
+            np.max(np.abs(baseline_at - current_at)), np.max(np.abs(baseline_below - current_below))
+        )
+    )
 
 
 def _sketch_items(sketch: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -169,19 +239,21 @@ def check(
     baseline_constraints: dict,
     sensitive: tuple[str, ...] = (),
 ) -> tuple[list[dict], dict[str, float]]:
-    """The violations of ``baseline_constraints`` by ``current``, and each feature's drift;
-    ``sensitive`` columns are left to bias monitoring."""
+    """The violations of ``baseline_constraints`` by ``current`` (the values as sent), and each
+    feature's drift; ``sensitive`` columns are left to bias monitoring. With
+    ``evaluate_constraints`` disabled, the distances are measured and nothing is flagged."""
     config = baseline_constraints.get("monitoring_config", {})
-    if config.get("evaluate_constraints", "Enabled") != "Enabled":
-        return [], {}
     statistics = {f["name"]: f for f in baseline_statistics["features"]}
     constraints = {f["name"]: f for f in baseline_constraints["features"]}
     violations: list[dict] = []
 
+    evaluate = config.get("evaluate_constraints", "Enabled") == "Enabled"
+
     def flag(feature: str, kind: str, description: str) -> None:
-        violations.append(
-            {"feature_name": feature, "constraint_check_type": kind, "description": description}
-        )
+        if evaluate:
+            violations.append(
+                {"feature_name": feature, "constraint_check_type": kind, "description": description}
+            )
 
     missing = [name for name in constraints if name not in current.columns]
     for name in missing:
@@ -197,12 +269,15 @@ def check(
         column = current[name]
         present = column.dropna()
         completeness = len(present) / len(column) if len(column) else 0.0
-        if completeness < constraint.get("completeness", 0.0) - 1e-12:
+        expected = constraint.get("completeness", 0.0)
+        # a window of m rows falls short of the baseline's share by chance: allow that much
+        allowed = expected - COMPLETENESS_Z * math.sqrt(expected * (1 - expected) / len(column))
+        if completeness < allowed - 1e-12:
             flag(
                 name,
                 "completeness_check",
-                f"Data completeness {completeness:.4g} is below the baseline's "
-                f"{constraint['completeness']:.4g}",
+                f"Data completeness {completeness:.4g} is below the baseline's {expected:.4g} "
+                f"by more than chance in {len(column)} rows ({allowed:.4g})",
             )
         kind = constraint["inferred_type"]
         if kind in NUMERIC and len(present):
@@ -371,7 +446,11 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
             "endpoint capture"
         )
     columns = [feature["name"] for feature in statistics["features"]]
-    current = read_capture(source, start, end, columns)
+    sensitive = tuple(json.loads(environment.get("sensitive_columns") or "[]"))
+    sent = read_capture(source, start, end, columns)
+    unreadable = sent.attrs.get("unreadable", 0)
+    sent = sent.drop(columns=[c for c in sensitive if c in sent.columns])
+    current = typed(sent, statistics)
     output.mkdir(parents=True, exist_ok=True)
     current_statistics = compute_statistics(current)
     (output / "statistics.json").write_text(json.dumps(current_statistics, indent=2) + "\n")
@@ -381,32 +460,39 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
         )
         (output / "constraint_violations.json").write_text(json.dumps({"violations": []}) + "\n")
         return {"records": 0, "violations": [], "distances": {}, "message": message}
-    sensitive = tuple(json.loads(environment.get("sensitive_columns") or "[]"))
-    current = current.drop(columns=[c for c in sensitive if c in current.columns])
-    violations, distances = check(current, statistics, constraints, sensitive)
+    violations, distances = check(sent, statistics, constraints, sensitive)
     (output / "constraint_violations.json").write_text(
         json.dumps({"violations": violations}, indent=2) + "\n"
     )
     emit = constraints.get("monitoring_config", {}).get("emit_metrics", "Enabled") == "Enabled"
     if environment.get("publish_cloudwatch_metrics", "Enabled") == "Enabled" and emit:
+        # Model Monitor names them sagemaker_endpoint_name and sagemaker_monitoring_schedule_name
+        endpoint = environment.get("sagemaker_endpoint_name") or environment.get("endpoint_name")
+        schedule = environment.get("sagemaker_monitoring_schedule_name") or environment.get(
+            "monitoring_schedule_name"
+        )
         dimensions = [
-            {"Name": "Endpoint", "Value": environment.get("endpoint_name", "unknown")},
-            {
-                "Name": "MonitoringSchedule",
-                "Value": environment.get("monitoring_schedule_name", "unknown"),
-            },
+            {"Name": "Endpoint", "Value": endpoint or "unknown"},
+            {"Name": "MonitoringSchedule", "Value": schedule or "unknown"},
         ]
+        data = metric_data(current, distances, dimensions, end)
+        # one metric a line where Model Monitor publishes a container's metrics from (its
+        # schedule names the namespace); the whole PutMetricData request beside the results,
+        # for a plain processing job's caller to publish
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        (metrics_dir / "data-quality.json").write_text(
+            "".join(json.dumps(datum) + "\n" for datum in data)
+        )
         namespace = environment.get("metric_namespace", DEFAULT_NAMESPACE)
-        document = {
-            "Namespace": namespace,
-            "MetricData": metric_data(current, distances, dimensions, end),
-        }
-        # where Model Monitor publishes a container's metrics from, and beside the results for
-        # a plain processing job's caller to publish
-        for folder, name in ((metrics_dir, "data-quality.json"), (output, METRICS_FILE)):
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_text(json.dumps(document) + "\n")
-    return {"records": len(current), "violations": violations, "distances": distances}
+        (output / METRICS_FILE).write_text(
+            json.dumps({"Namespace": namespace, "MetricData": data}) + "\n"
+        )
+    return {
+        "records": len(current),
+        "unreadable": unreadable,
+        "violations": violations,
+        "distances": distances,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

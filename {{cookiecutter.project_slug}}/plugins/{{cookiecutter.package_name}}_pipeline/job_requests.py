@@ -233,6 +233,8 @@ def evaluation_job(config: PipelineConfig, run: Run) -> dict:
 
 #: Where Model Monitor's container finds its inputs and leaves its results.
 MONITOR_DIR = "/opt/ml/processing"
+#: Days of capture one monitoring job reads: SageMaker's 10 inputs, less code and baseline.
+MAX_CAPTURE_DAYS = 7
 
 
 def monitoring_job(
@@ -251,18 +253,24 @@ def monitoring_job(
     output_uri: str,
 ) -> dict:
     """The data-quality monitor (``<package>.monitor``) over one endpoint variant's capture, as a
-    processing job shaped as Model Monitor's: its environment variables, the capture of each
-    hour (``capture``: ``yyyy/mm/dd/hh`` → S3 prefix) under
+    processing job shaped as Model Monitor's: its environment variables, the capture of each day
+    the interval touches (``capture``: ``yyyy/mm/dd`` → S3 prefix, only days that hold some:
+    SageMaker fails an input with nothing under it) under
     ``/opt/ml/processing/endpointdata/<endpoint>/<variant>/``, results to ``output_uri``."""
     env = config.env
+    if not capture or len(capture) > MAX_CAPTURE_DAYS:
+        raise ValueError(
+            f"a monitoring job reads 1 to {MAX_CAPTURE_DAYS} days of capture (SageMaker allows "
+            f"10 processing inputs), not {len(capture)}: split the interval"
+        )
     source = f"{MONITOR_DIR}/endpointdata/{endpoint}/{variant}"
     inputs = [
         _s3_input("code", code_uri, CODE_DIR),
         _s3_input("baseline_statistics", statistics_uri, f"{MONITOR_DIR}/baseline/stats"),
         _s3_input("baseline_constraints", constraints_uri, f"{MONITOR_DIR}/baseline/constraints"),
         *(
-            _s3_input(f"capture-{hour.replace('/', '-')}", uri, f"{source}/{hour}")
-            for hour, uri in sorted(capture.items())
+            _s3_input(f"capture-{day.replace('/', '-')}", uri, f"{source}/{day}")
+            for day, uri in sorted(capture.items())
         ),
     ]
     return {
@@ -278,15 +286,15 @@ def monitoring_job(
             "dataset_format": json.dumps(
                 {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
             ),
-            "dataset_source": source,
+            "dataset_source": f"{MONITOR_DIR}/endpointdata",
             "output_path": f"{MONITOR_DIR}/resultdata",
             "start_time": start,
             "end_time": end,
             "baseline_statistics": f"{MONITOR_DIR}/baseline/stats/{_file(statistics_uri)}",
             "baseline_constraints": f"{MONITOR_DIR}/baseline/constraints/{_file(constraints_uri)}",
             "publish_cloudwatch_metrics": "Enabled",
-            "endpoint_name": endpoint,
-            "monitoring_schedule_name": f"{config.slug}-data-quality",
+            "sagemaker_endpoint_name": endpoint,
+            "sagemaker_monitoring_schedule_name": f"{config.slug}-data-quality",
             "sensitive_columns": json.dumps(config.data.sensitive_columns),
         },
         "ProcessingInputs": inputs,

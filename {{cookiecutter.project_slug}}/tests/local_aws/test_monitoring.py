@@ -91,7 +91,7 @@ def monitored(served, tmp_path: Path, drift: traffic.Drift, part: int) -> dict:
     tmp_path.mkdir(parents=True, exist_ok=True)
     rows = served["rows"].iloc[part * ROWS : (part + 1) * ROWS]
     moved = traffic.drifted(rows, drift, np.random.default_rng(part))
-    start = datetime.now(UTC)
+    start = datetime.now(UTC) - timedelta(seconds=1)  # capture keeps milliseconds only
     answers = traffic.send(served["runtime"], served["endpoint"], moved, TARGET, drift.drop)
     end = datetime.now(UTC) + timedelta(seconds=1)
     source = tmp_path / "endpointdata"
@@ -114,7 +114,7 @@ def monitored(served, tmp_path: Path, drift: traffic.Drift, part: int) -> dict:
         "baseline_statistics": str(served["baseline"] / "statistics.json"),
         "baseline_constraints": str(served["baseline"] / "constraints.json"),
         "sensitive_columns": json.dumps(SENSITIVE),
-        "endpoint_name": served["endpoint"],
+        "sagemaker_endpoint_name": served["endpoint"],
     }
     return monitor.run(environment, tmp_path / "metrics")
 
@@ -153,7 +153,7 @@ def test_two_shifted_features_drift_and_only_they(served, tmp_path):
     assert checks(found) == {(name, "baseline_drift_check") for name in numeric}
     for name in numeric:
         assert found["distances"][name] > 0.5
-    metrics = json.loads((tmp_path / "metrics" / "data-quality.json").read_text())
+    metrics = json.loads((tmp_path / "result" / monitor.METRICS_FILE).read_text())
     drifts = {d["MetricName"]: d["Value"] for d in metrics["MetricData"] if "Value" in d}
     assert drifts[f"feature_baseline_drift_{numeric[0]}"] == found["distances"][numeric[0]]
 
@@ -182,7 +182,7 @@ def test_a_new_category_and_a_dropped_column_are_flagged(served, tmp_path):
 def test_the_monitor_runs_as_a_processing_job_shaped_as_model_monitors(
     served, tmp_path, aws_client, execution_role
 ):
-    """The job request the monitoring DAG sends: capture by hour, baseline, code; the verdict
+    """The job request the monitoring DAG sends: capture by day, baseline, code; the verdict
     is the one the monitor gives run directly."""
     s3, sm = served["s3"], aws_client("sagemaker")
     bucket, endpoint = served["bucket"], served["endpoint"]
@@ -206,7 +206,7 @@ def test_the_monitor_runs_as_a_processing_job_shaped_as_model_monitors(
         item["Key"]
         for item in s3.list_objects_v2(Bucket=bucket, Prefix=f"capture/{endpoint}/")["Contents"]
     ]
-    hours = {"/".join(key.split("/")[3:7]) for key in keys}
+    days = {"/".join(key.split("/")[3:6]) for key in keys}
     prefix = f"s3://{bucket}/capture/{endpoint}/AllTraffic"
     name = f"monitor-{uuid.uuid4().hex[:8]}"
 
@@ -217,7 +217,7 @@ def test_the_monitor_runs_as_a_processing_job_shaped_as_model_monitors(
         code_uri=f"s3://{bucket}/code/src/",
         endpoint=endpoint,
         variant="AllTraffic",
-        capture={hour: f"{prefix}/{hour}/" for hour in hours},
+        capture={day: f"{prefix}/{day}/" for day in days},
         start=window["start"],
         end=window["end"],
         statistics_uri=f"s3://{bucket}/baseline/statistics.json",

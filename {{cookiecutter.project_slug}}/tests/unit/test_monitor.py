@@ -43,6 +43,23 @@ def test_the_distances_are_the_ones_computed_by_hand():
     assert monitor.robust(0.5, 10, 10) == 0.0
 
 
+@pytest.mark.parametrize(
+    ("train", "current"),
+    [
+        ([0.0] * 70 + [1.0] * 30, [0.0] * 40 + [-1.0] * 30 + [1.0] * 30),  # below the minimum
+        ([0.0] * 50 + [5.0] * 50, [2.0] * 50 + [5.0] * 50),  # between two items
+        ([1.0, 2.0, 3.0], [3.5, 4.0, 9.0]),  # above the maximum
+        (list(range(10)), [4.5] * 10),  # ties
+    ],
+)
+def test_the_numeric_distance_is_the_exact_one_wherever_the_gap_is(train, current):
+    statistics, _ = baseline(pd.DataFrame({"x": train}))
+
+    found = monitor.linf_numeric(feature(statistics, "x"), np.array(current))
+
+    assert found == pytest.approx(_ks(np.array(train, dtype=float), np.array(current)))
+
+
 def test_a_large_baseline_is_read_through_its_sketch_close_to_the_exact_distance():
     rng = np.random.default_rng(0)
     train = rng.normal(0, 1, 200_000)
@@ -168,9 +185,69 @@ def test_capture_in_csv_json_and_base64_is_read_for_its_interval_only(tmp_path):
 
     table = monitor.read_capture(tmp_path, START, START + timedelta(hours=1), ["x", "c"])
 
-    assert sorted(table["x"].tolist()) == [1, 2, 3, 4]
+    assert sorted(str(value) for value in table["x"]) == ["1", "2", "3", "4"]  # as sent
     assert sorted(table["c"].tolist()) == ["a", "a", "b", "b"]
     assert table["gender"].dropna().tolist() == ["female"]
+    statistics, _ = baseline(pd.DataFrame({"x": [1, 2], "c": ["a", "b"]}))
+    assert sorted(monitor.typed(table, statistics)["x"].tolist()) == [1, 2, 3, 4]
+
+
+def test_csv_rows_wider_or_narrower_than_the_baseline_are_extra_or_missing_columns(tmp_path):
+    hour = tmp_path / "ep" / "AllTraffic" / "2026" / "12" / "05" / "10" / "a.jsonl"
+    inside = START + timedelta(minutes=1)
+    capture(hour, [(inside, "text/csv", "CSV", "1,a,extra\n2,b,more")])
+    wide = monitor.read_capture(tmp_path, START, START + timedelta(hours=1), ["x", "c"])
+    capture(hour, [(inside, "text/csv", "CSV", "3")])  # now rows of two widths
+    ragged = monitor.read_capture(tmp_path, START, START + timedelta(hours=1), ["x", "c"])
+
+    assert list(wide.columns) == ["x", "c", "_c2"] and wide["x"].tolist() == ["1", "2"]
+    assert sorted(str(v) for v in ragged["x"]) == ["1", "2", "3"]
+    statistics, constraints = baseline(pd.DataFrame({"x": [1, 2, 3], "c": ["a", "b", "a"]}))
+    narrow = pd.DataFrame({"x": ["1", "2"]})
+    found = {v["constraint_check_type"] for v in monitor.check(narrow, statistics, constraints)[0]}
+    assert "missing_column_check" in found
+    found = {v["feature_name"] for v in monitor.check(wide, statistics, constraints)[0]}
+    assert "_c2" in found
+
+
+def test_codes_that_look_like_numbers_stay_categories_and_bad_records_are_counted(tmp_path):
+    statistics, constraints = baseline(pd.DataFrame({"plan": ["1", "2", "1", "2"]}))
+    hour = tmp_path / "ep" / "AllTraffic" / "2026" / "12" / "05" / "10" / "a.jsonl"
+    inside = START + timedelta(minutes=1)
+    capture(
+        hour,
+        [
+            (inside, "application/json", "JSON", json.dumps([{"plan": 1}, {"plan": None}])),
+            (inside, "application/json", "JSON", json.dumps({"plan": 2})),  # one object
+            (inside, "application/json", "JSON", "{not json"),
+        ],
+    )
+
+    sent = monitor.read_capture(tmp_path, START, START + timedelta(hours=1), ["plan"])
+
+    assert sent.attrs["unreadable"] == 1
+    assert monitor.typed(sent, statistics)["plan"].dropna().tolist() == ["1", "2"]
+    violations, _ = monitor.check(sent, statistics, constraints)
+    assert "categorical_values_check" not in {v["constraint_check_type"] for v in violations}
+
+
+def test_completeness_allows_what_chance_takes_from_a_window():
+    train = pd.DataFrame({"x": [np.nan] * 10 + list(range(990))})  # 99 % complete
+    statistics, constraints = baseline(train)
+    usual = pd.DataFrame({"x": [np.nan] * 3 + list(range(197))})  # 98.5 % of 200
+    worse = pd.DataFrame({"x": [np.nan] * 20 + list(range(180))})  # 90 %
+
+    def completeness(table: pd.DataFrame) -> list[str]:
+        violations = monitor.check(table, statistics, constraints)[0]
+        return [
+            v["description"]
+            for v in violations
+            if v["constraint_check_type"] == "completeness_check"
+        ]
+
+    assert completeness(usual) == []
+    (worse_one,) = completeness(worse)
+    assert "0.9 is below the baseline's 0.99 by more than chance in 200 rows" in worse_one
 
 
 def job_environment(tmp_path: Path, statistics: dict, constraints: dict) -> dict[str, str]:
@@ -187,8 +264,8 @@ def job_environment(tmp_path: Path, statistics: dict, constraints: dict) -> dict
         "end_time": (START + timedelta(hours=1)).isoformat(),
         "baseline_statistics": str(tmp_path / "baseline" / "statistics.json"),
         "baseline_constraints": str(tmp_path / "baseline" / "constraints.json"),
-        "endpoint_name": "ep",
-        "monitoring_schedule_name": "hourly",
+        "sagemaker_endpoint_name": "ep",
+        "sagemaker_monitoring_schedule_name": "hourly",
     }
 
 
@@ -222,7 +299,13 @@ def test_a_job_writes_statistics_violations_and_metrics(tmp_path):
     written = json.loads((tmp_path / "result" / "statistics.json").read_text())
     assert written["dataset"]["item_count"] == 300
     assert [f["name"] for f in written["features"]] == ["x"]
-    metrics = json.loads((tmp_path / "metrics" / "data-quality.json").read_text())
+    lines = (tmp_path / "metrics" / "data-quality.json").read_text().splitlines()
+    assert {json.loads(line)["MetricName"] for line in lines} == {
+        "feature_data_x",
+        "feature_non_null_x",
+        "feature_baseline_drift_x",
+    }
+    metrics = json.loads((tmp_path / "result" / monitor.METRICS_FILE).read_text())
     assert metrics["Namespace"] == monitor.DEFAULT_NAMESPACE
     names = {datum["MetricName"] for datum in metrics["MetricData"]}
     assert names == {"feature_data_x", "feature_non_null_x", "feature_baseline_drift_x"}
