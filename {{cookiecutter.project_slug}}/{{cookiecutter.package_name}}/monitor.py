@@ -24,7 +24,7 @@ column's values not of the baseline's type, over ``datatype_check_threshold``),
 ``baseline_drift_check``: the L∞ distance between the baseline's and the current distributions
 over ``comparison_threshold`` (categorical: ``categorical_comparison_threshold``). For numbers it
 is the largest gap between the two cumulative distributions, read at the items of the baseline's
-KLL sketch, so the current window is binned in one pass, never sorted against the baseline;
+KLL sketch (precomputed at training), so the window is sorted once and read at those items;
 ``Robust`` subtracts 1.8·√((n+m)/(n·m)) for the sample sizes, as Deequ does. Per-feature
 overrides of the thresholds come from ``monitoringConfigOverrides`` in a feature's constraints.
 
@@ -184,7 +184,7 @@ def _moment(text: str) -> datetime:
 
 def linf_numeric(baseline_feature: dict, values: np.ndarray) -> float:
     """Largest gap between the baseline's cumulative distribution (its KLL sketch) and that of
-    ``values``, over every point: the window is binned once at the sketch's items.
+    ``values``, over every point: the window is sorted once and read at the sketch's items.
 
     The baseline's distribution only steps at its items, so between two items the gap is
     largest at either end: at an item (the shares at or below it) or just before it (the
@@ -193,11 +193,9 @@ def linf_numeric(baseline_feature: dict, values: np.ndarray) -> float:
     items, weights = _sketch_items(statistics["distribution"]["kll"]["sketch"])
     baseline_at = np.cumsum(weights) / weights.sum()
     baseline_below = np.concatenate([[0.0], baseline_at[:-1]])
-    size = len(items) + 1
-    at_or_below = np.searchsorted(items, values, side="left")  # first item >= value
-    below = np.searchsorted(items, values, side="right")  # first item > value
-    current_at = np.cumsum(np.bincount(at_or_below, minlength=size))[:-1] / len(values)
-    current_below = np.cumsum(np.bincount(below, minlength=size))[:-1] / len(values)
+    ordered = np.sort(values)
+    current_at = np.searchsorted(ordered, items, side="right") / len(ordered)
+    current_below = np.searchsorted(ordered, items, side="left") / len(ordered)
     return float(
         max(
             np.max(np.abs(baseline_at - current_at)), np.max(np.abs(baseline_below - current_below))
