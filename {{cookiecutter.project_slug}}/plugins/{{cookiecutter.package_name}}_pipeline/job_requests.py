@@ -67,14 +67,7 @@ def processing_job(
         "Environment": {"PYTHONPATH": CODE_DIR, "EXIT_MESSAGE_FILE": EXIT_MESSAGE_FILE},
         "ProcessingInputs": [_s3_input("code", layout.uri("code", "src"), CODE_DIR), *inputs],
         "ProcessingOutputConfig": {"Outputs": outputs},
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": env.processing_instance_type,
-                "VolumeSizeInGB": 30,
-            }
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": config.processing.max_runtime_seconds},
+        **_processing_resources(config),
         "Tags": _tags(config, layout),
     }
 
@@ -301,15 +294,22 @@ def monitoring_job(
         "ProcessingOutputConfig": {
             "Outputs": [_s3_output("result", f"{MONITOR_DIR}/resultdata", output_uri)]
         },
+        **_processing_resources(config),
+        "Tags": [{"Key": "project", "Value": config.slug}, {"Key": "endpoint", "Value": endpoint}],
+    }
+
+
+def _processing_resources(config: PipelineConfig) -> dict:
+    """One instance of the environment's processing type, stopped after the configured time."""
+    return {
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": 1,
-                "InstanceType": env.processing_instance_type,
+                "InstanceType": config.env.processing_instance_type,
                 "VolumeSizeInGB": 30,
             }
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": config.processing.max_runtime_seconds},
-        "Tags": [{"Key": "project", "Value": config.slug}, {"Key": "endpoint", "Value": endpoint}],
     }
 
 
