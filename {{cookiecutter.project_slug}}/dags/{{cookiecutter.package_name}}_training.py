@@ -10,7 +10,9 @@ approves it, and CI promotes it to staging and prod by pull request.
         ─► summarize ─► notify
 
 **Runs** on `[training] schedule` in `pipeline.toml`, when new data lands under the raw-data
-prefix (S3 event → SQS → asset watcher), or by hand with `raw_data_uri` and `metric_threshold`.
+prefix (S3 event → SQS → asset watcher), when the monitoring DAG finds drift (then on the raw
+data plus the drifted window's labelled capture; with nothing new, it registers nothing), or by
+hand with `raw_data_uri`, `metric_threshold` and `drift`.
 
 **Every artifact** of a run lives under `s3://<bucket>/<project>/runs/<run key>/`: the code it ran,
 the data-check reports (JSON and HTML), the splits, the model, `evaluation.json`/`.html` and
@@ -43,7 +45,7 @@ from {{ cookiecutter.package_name }}_pipeline import (
     run_inputs,
     summary,
 )
-from {{ cookiecutter.package_name }}_pipeline.assets import queue_asset
+from {{ cookiecutter.package_name }}_pipeline.assets import drift_asset, queue_asset
 from {{ cookiecutter.package_name }}_pipeline.config import load_config
 from {{ cookiecutter.package_name }}_pipeline.hooks import aws_client
 from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure, summary_message
@@ -70,6 +72,8 @@ raw_data = queue_asset(
     message_filtering="jsonpath",
     message_filtering_config="Records[*].eventName",
 )
+# Drift that meets [monitoring]'s rule, announced by the monitoring DAG.
+drift = drift_asset(config)
 schedule = config.training.schedule
 job_settings = {
     "aws_conn_id": env.aws_conn_id,
@@ -83,10 +87,10 @@ with DAG(
     description="Checks, trains, evaluates and registers the model for approval",
     doc_md=__doc__,
     schedule=(
-        raw_data
+        raw_data | drift
         if schedule == "none"
         else AssetOrTimeSchedule(
-            timetable=CronTriggerTimetable(schedule, timezone="UTC"), assets=raw_data
+            timetable=CronTriggerTimetable(schedule, timezone="UTC"), assets=raw_data | drift
         )
     ),
     start_date=datetime(2026, 1, 1),
@@ -108,6 +112,14 @@ with DAG(
                 f"(default {config.metric_threshold:g})"
             ),
         ),
+        "drift": Param(
+            None,
+            type=["null", "object"],
+            description=(
+                "Retrain for this drift event (the monitoring DAG's, as its retrain task "
+                "returned it), as the run it started would: raw data plus its labelled rows"
+            ),
+        ),
     },
     default_args={
         "owner": config.project.owner_email,
@@ -119,7 +131,8 @@ with DAG(
 
     @task(task_id=RUN_INPUTS_TASK)
     def resolve_run_inputs(**context) -> dict:
-        """Fix the run's training data (given, triggering object or prefix), key and threshold."""
+        """Fix the run's training data (given, triggering object, prefix; drift's labelled
+        capture), key and threshold."""
         return run_inputs.resolve_run_inputs(config, context).to_xcom()
 
     @task

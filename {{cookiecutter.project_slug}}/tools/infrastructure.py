@@ -77,6 +77,7 @@ def promotion_parameters(
         "PlanRoleName": targets["staging"].plan_role_name,
         "DeployRoleName": targets["staging"].deploy_role_name,
         "WatchRoleName": targets["staging"].watch_role_name,
+        "TopicName": config.notifications.topic_name,
         "ImageRepositoryName": "" if target else image_repository(source),
     }
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]

@@ -258,6 +258,16 @@ def run_promotion(aws: AWS, airflow_home: Path) -> tuple[str, list[str]]:
     return str(dag_run.state), task.xcom_pull(task_ids="propose") or []
 
 
+def run_monitoring(
+    aws: AWS, airflow_home: Path, start: datetime | None = None, end: datetime | None = None
+):
+    """Run the monitoring DAG once, over ``[start, end)`` when given (else its data interval);
+    the finished DAG run."""
+    dag = load_dag(airflow_home, aws.endpoint_url, "monitoring")
+    window = {"start_time": start.isoformat(), "end_time": end.isoformat()} if start else {}
+    return dag.test(run_conf=window)
+
+
 def read_notification(aws: AWS, inbox: str, wait_seconds: int = 5) -> dict | str | None:
     """The latest message the pipeline published to its topic (JSON if it is JSON)."""
     sqs = aws.client("sqs")

@@ -6,6 +6,7 @@
         pipeline.toml      the configuration; the DAGs find it in their folder
         <package>/         the ML package and the Great Expectations suites, which every run
         expectations/      uploads from the folder of pipeline.toml
+        ci/environments/   the pin files: the endpoints the monitoring DAG checks
         uv.lock            the lock, whose hash every run's manifest records
         constraints.txt    the versions the lock resolved for the airflow group
         .airflowignore     keeps the DAG processor to the DAG files
@@ -54,12 +55,12 @@ def build_dags_folder(target: Path, constraints: str | None = None) -> Path:
         shutil.copy2(dag_file, target)
     for name in ("pipeline.toml", "uv.lock"):
         shutil.copy2(PROJECT_ROOT / name, target)
-    for folder in (package, "expectations"):
+    for folder in (package, "expectations", "ci/environments"):
         for path in source_files(PROJECT_ROOT / folder):
             copy = target / path.relative_to(PROJECT_ROOT)
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, copy)
-    (target / ".airflowignore").write_text(f"{package}/\nexpectations/\n")
+    (target / ".airflowignore").write_text(f"{package}/\nexpectations/\nci/\n")
     if constraints is not None:
         (target / "constraints.txt").write_text(constraints)
     return target

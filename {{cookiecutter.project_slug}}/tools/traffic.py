@@ -5,6 +5,7 @@
     make traffic ARGS="--env staging --category region=west:0.8"      # 80 % of rows set to west
     make traffic ARGS="--env staging --drop support_calls"             # JSON requests without it
     make traffic ARGS="--env staging --labels --label-noise 0.1"       # and ground truth
+    make traffic ARGS="--env staging --wait 60"        # until the capture holds every request
 
 Rows come from ``--data`` (a CSV with the target column) or the sample generator. Each row is
 one ``InvokeEndpoint`` request, a JSON instance holding the sensitive columns too (prediction
@@ -12,7 +13,8 @@ ignores them; capture keeps them for bias monitoring), with an ``InferenceId`` t
 records. ``--labels`` writes each row's label (``--label-noise``: the share of labels flipped, or
 for regression the relative noise) as Model Monitor's ground truth, keyed by that id, under
 ``s3://<bucket>/<slug>/ground-truth/<endpoint>/yyyy/mm/dd/hh/``. The endpoint is the pin's of
-``--env`` (``ci/environments/<env>.toml``), in that environment's account.
+``--env`` (``ci/environments/<env>.toml``, or under ``$PIPELINE_PINS``), in that environment's
+account.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.package_name }}_pipeline.pins import PINS_FOLDER, load_pin
+from {{ cookiecutter.package_name }}_pipeline.pins import load_pin, pins_folder
 
 from tools.local_run import generate_sample_data, in_account
 from tools.project import PROJECT_ROOT, config
@@ -93,6 +96,33 @@ def send(
     return answers
 
 
+def wait_for_capture(s3, destination: str, endpoint: str, ids: set[str], timeout: float) -> None:
+    """Wait until the endpoint's capture under ``destination`` holds every one of ``ids``
+    (SageMaker writes capture within minutes; the local AWS every few seconds)."""
+    bucket, _, prefix = destination.removeprefix("s3://").partition("/")
+    prefix = f"{prefix.rstrip('/')}/{endpoint}/"
+    since = datetime.now(UTC) - timedelta(hours=1)
+    seen: set[str] = set()
+    read: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while ids - seen:
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{len(ids - seen)} of {len(ids)} requests not in the capture under "
+                f"s3://{bucket}/{prefix} after {timeout:g} s"
+            )
+        time.sleep(1)
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in (item for page in pages for item in page.get("Contents", [])):
+            if item["Key"] in read or item["LastModified"] < since:
+                continue
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            read.add(item["Key"])
+            seen |= {
+                json.loads(line)["eventMetadata"].get("inferenceId") for line in body.splitlines()
+            }
+
+
 def ground_truth(ids: list[str], labels: pd.Series) -> str:
     """Model Monitor's ground-truth records, one a line."""
     return "".join(
@@ -134,12 +164,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drop", action="append", default=[], metavar="COLUMN")
     parser.add_argument("--labels", action="store_true", help="write ground truth too")
     parser.add_argument("--label-noise", type=float, default=0.0)
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to this long until the capture holds every request (for a monitor run)",
+    )
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, endpoint_url: str | None = None) -> int:
+    """``make traffic``; ``endpoint_url``: a local AWS other than the configured one."""
     args = parse_args(argv)
     cfg = config()
+    endpoint_url = endpoint_url or cfg.env.endpoint_url
     try:
         drift = Drift(
             shift={k: float(v) for k, v in _pairs(args.shift, "--shift").items()},
@@ -150,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             drop=args.drop,
         )
         environment = cfg.environment(args.env)
-        endpoint = args.endpoint or load_pin(args.env, PROJECT_ROOT / PINS_FOLDER).endpoint
+        endpoint = (
+            args.endpoint
+            or load_pin(args.env, pins_folder(PROJECT_ROOT / "pipeline.toml")).endpoint
+        )
         source = args.data or generate_sample_data(
             PROJECT_ROOT / "build" / "traffic-data.csv", args.rows, seed=args.seed
         )
@@ -162,16 +204,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    session = in_account(cfg.env.endpoint_url, environment.account_id, environment.region)
-    runtime = session.client("sagemaker-runtime", endpoint_url=cfg.env.endpoint_url)
+    session = in_account(endpoint_url, environment.account_id, environment.region)
+    runtime = session.client("sagemaker-runtime", endpoint_url=endpoint_url)
     answers = send(runtime, endpoint, moved, cfg.data.target_column, drift.drop)
     print(f"sent {len(answers)} requests to {endpoint} ({args.env}, {environment.account_id})")
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    if args.wait:
+        pin = load_pin(args.env, pins_folder(PROJECT_ROOT / "pipeline.toml"))
+        destination = pin.capture.destination or f"s3://{environment.bucket}/{cfg.slug}/capture"
+        wait_for_capture(s3, destination, endpoint, {i for i, _ in answers}, args.wait)
+        print(f"all {len(answers)} requests are in the capture under {destination}")
     if args.labels:
         labels = labelled(
             moved[cfg.data.target_column], args.label_noise, cfg.data.problem_type, rng
         )
         key = ground_truth_key(cfg.slug, endpoint, datetime.now(UTC))
-        s3 = session.client("s3", endpoint_url=cfg.env.endpoint_url)
         s3.put_object(
             Bucket=environment.bucket,
             Key=key,

@@ -79,13 +79,15 @@ class Outcome:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", type=Path, required=True, help="ExpectationSuite JSON file")
-    parser.add_argument("--data-dir", type=Path, required=True, help="CSV files to check")
+    parser.add_argument(
+        "--data-dir", type=Path, nargs="+", required=True, help="CSV files to check, as one table"
+    )
     parser.add_argument("--output-dir", type=Path, required=True)
     args = parser.parse_args(argv)
 
     try:
         spec = _read_suite_file(args.suite)
-        table = read_csv_dir(args.data_dir)
+        table = read_csv_dir(*args.data_dir)
         suite = _load_suite(spec, args.suite)  # imports GX, which takes seconds: inputs first
     except (OSError, ValueError) as error:
         print(f"Data checks could not run: {error}", file=sys.stderr)
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
     result = _validate(table, suite)
     outcomes = [_outcome(expectation_result) for expectation_result in result.results]
-    source = f"{len(table)} rows and {len(table.columns)} columns from {args.data_dir}"
+    folders = ", ".join(str(folder) for folder in args.data_dir)
+    source = f"{len(table)} rows and {len(table.columns)} columns from {folders}"
     written = _write_outputs(args.output_dir, result.to_json_dict(), outcomes, source)
 
     for outcome in outcomes:

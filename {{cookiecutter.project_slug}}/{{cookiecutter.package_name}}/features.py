@@ -107,14 +107,16 @@ class FeatureTransform:
         )
 
 
-def read_csv_dir(directory: Path) -> pd.DataFrame:
-    """Read every CSV file under ``directory``, as a job finds them in its input, into one table.
-
-    ``directory`` may also be one CSV file, read the same way.
+def read_csv_dir(*directories: Path) -> pd.DataFrame:
+    """Read every CSV file under the ``directories``, as a job finds them in its inputs, into
+    one table. A directory may also be one CSV file, read the same way.
     """
-    paths = [directory] if directory.is_file() else sorted(directory.rglob("*.csv"))
-    if not paths:
-        raise ValueError(f"no CSV files under {directory}")
+    paths = []
+    for directory in directories:
+        found = [directory] if directory.is_file() else sorted(directory.rglob("*.csv"))
+        if not found:
+            raise ValueError(f"no CSV files under {directory}")
+        paths += found
     tables = []
     for path in paths:
         try:

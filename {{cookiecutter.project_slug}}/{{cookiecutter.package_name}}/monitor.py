@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .baseline import compute_statistics
+from .monitoring_report import render
 
 NUMERIC = ("Integral", "Fractional")
 ROBUST_FACTOR = 1.8
@@ -55,6 +56,9 @@ ROBUST_FACTOR = 1.8
 COMPLETENESS_Z = 1.96
 METRICS_DIR = Path("/opt/ml/output/metrics/cloudwatch")
 METRICS_FILE = "cloudwatch_metrics.json"
+REPORT_FILE = "report.html"
+#: The window's rows that have ground truth, with their label: what a drift-started run adds.
+LABELLED_FILE = "labelled.csv"
 #: The namespace of AWS's drift sample (amazon-sagemaker-drift-detection) alarms on.
 DEFAULT_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 
@@ -72,22 +76,31 @@ def read_capture(source: Path, start: datetime, end: datetime, columns: list[str
     CSV rows and JSON rows given as lists take the baseline's ``columns`` in order (values past
     them are columns ``_c<position>``); JSON objects (``{"instances": [...]}``, a list, one
     object, or JSON Lines) bring their own names. A record that cannot be read is counted in
-    the table's ``attrs["unreadable"]``, not fatal.
+    the table's ``attrs["unreadable"]``, not fatal. ``attrs["events"]`` holds, row for row, the
+    record's ``inferenceId`` (else its ``eventId``: what ground truth is merged on), the row's
+    position in the record and the prediction the endpoint answered for it.
     """
-    lines: list[str] = []
-    named: list[dict] = []
-    unnamed: list[list] = []
+    kinds: dict[str, list] = {"lines": [], "unnamed": [], "named": []}
+    keys: dict[str, list] = {kind: [] for kind in kinds}
     unreadable = 0
+    position = 0  # of the row in its record
 
-    def add(payload) -> None:
+    def add(kind: str, row, key: str, predictions: list[float]) -> None:
+        nonlocal position
+        prediction = predictions[position] if position < len(predictions) else math.nan
+        kinds[kind].append(row)
+        keys[kind].append((key, position, prediction))
+        position += 1
+
+    def add_json(payload, key: str, predictions: list[float]) -> None:
         nonlocal unreadable
         if isinstance(payload, dict):
             payload = payload.get("instances", [payload])
         for row in payload if isinstance(payload, list) else [payload]:
             if isinstance(row, dict):
-                named.append(row)
+                add("named", row, key, predictions)
             elif isinstance(row, list):
-                unnamed.append(row)
+                add("unnamed", row, key, predictions)
             else:
                 unreadable += 1
 
@@ -98,39 +111,63 @@ def read_capture(source: Path, start: datetime, end: datetime, columns: list[str
                     continue
                 try:
                     record = json.loads(line)
-                    moment = _moment(record["eventMetadata"]["inferenceTime"])
+                    metadata = record["eventMetadata"]
+                    moment = _moment(metadata["inferenceTime"])
                     if not start <= moment < end:
                         continue
                     captured = record["captureData"].get("endpointInput")
                     if captured is None:  # output-only capture
                         unreadable += 1
                         continue
+                    key = metadata.get("inferenceId") or metadata.get("eventId", "")
+                    position = 0
+                    predictions = _predictions(record["captureData"].get("endpointOutput"))
                     body = _decoded(captured)
                     content_type = captured.get("observedContentType", "").lower()
                     if "jsonlines" in content_type:
                         for part in body.splitlines():
                             if part.strip():
-                                add(json.loads(part))
+                                add_json(json.loads(part), key, predictions)
                     elif "json" in content_type:
-                        add(json.loads(body))
+                        add_json(json.loads(body), key, predictions)
                     else:
-                        lines += [row for row in body.splitlines() if row.strip()]
+                        for row in body.splitlines():
+                            if row.strip():
+                                add("lines", row, key, predictions)
                 except (KeyError, TypeError, ValueError):
                     unreadable += 1
-    tables = []
-    if lines:
-        tables.append(_positional(_csv_rows(lines), columns))
-    if unnamed:
-        tables.append(_positional(pd.DataFrame(unnamed, dtype=object), columns))
-    if named:
-        tables.append(pd.DataFrame(named, dtype=object))
+    tables, events = [], []
+    if kinds["lines"]:
+        tables.append(_positional(_csv_rows(kinds["lines"]), columns))
+    if kinds["unnamed"]:
+        tables.append(_positional(pd.DataFrame(kinds["unnamed"], dtype=object), columns))
+    if kinds["named"]:
+        tables.append(pd.DataFrame(kinds["named"], dtype=object))
+    for kind in ("lines", "unnamed", "named"):
+        events += keys[kind] if kinds[kind] else []
     table = (
         pd.concat(tables, ignore_index=True, sort=False)
         if tables
         else pd.DataFrame(columns=columns, dtype=object)
     )
     table.attrs["unreadable"] = unreadable
+    table.attrs["events"] = pd.DataFrame(events, columns=["key", "position", "prediction"])
     return table
+
+
+def _predictions(captured: dict | None) -> list[float]:
+    """The numbers an endpoint answered (CSV lines or values, ``{"predictions": [...]}``)."""
+    if not captured:
+        return []
+    try:
+        body = _decoded(captured)
+        if "json" in captured.get("observedContentType", "").lower():
+            answer = json.loads(body)
+            values = answer.get("predictions", []) if isinstance(answer, dict) else answer
+            return [float(v["score"] if isinstance(v, dict) else v) for v in values]
+        return [float(v) for v in body.replace(",", "\n").split() if v.strip()]
+    except (KeyError, TypeError, ValueError):
+        return []
 
 
 def _csv_rows(lines: list[str]) -> pd.DataFrame:
@@ -378,6 +415,99 @@ def _settings(config: dict, constraint: dict) -> dict:
     return settings
 
 
+# --- model quality --------------------------------------------------------------------------
+
+#: Model Monitor's model-quality files: their sections, per problem type.
+QUALITY_SECTIONS = {
+    "binary_classification": ("binary_classification_metrics", "binary_classification_constraints"),
+    "regression": ("regression_metrics", "regression_constraints"),
+}
+#: The namespace Model Monitor puts model-quality metrics in.
+QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+
+
+def read_ground_truth(source: Path) -> dict[str, list[float]]:
+    """Model Monitor's ground truth under ``source``: each record's ``eventMetadata.eventId``
+    (the capture's ``inferenceId``, else its ``eventId``) → its labels (CSV or JSON data, one a
+    row of the request). Unreadable records are skipped."""
+    truth: dict[str, list[float]] = {}
+    for path in sorted(source.rglob("*.jsonl")) if source.is_dir() else []:
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+                data = record["groundTruthData"]
+                text = _decoded(data)
+                if data.get("encoding", "").upper() == "JSON":
+                    value = json.loads(text)
+                    labels = [float(v) for v in (value if isinstance(value, list) else [value])]
+                else:
+                    labels = [float(v) for v in text.replace(",", "\n").split()]
+                truth[record["eventMetadata"]["eventId"]] = labels
+            except (KeyError, TypeError, ValueError):
+                continue
+    return truth
+
+
+def labels_of(events: pd.DataFrame, truth: dict[str, list[float]]) -> np.ndarray:
+    """Each captured row's label from ``truth`` (NaN where none came)."""
+    known = pd.DataFrame(
+        [
+            (key, position, label)
+            for key, labels in truth.items()
+            for position, label in enumerate(labels)
+        ],
+        columns=["key", "position", "label"],
+    )
+    merged = events[["key", "position"]].merge(known, on=["key", "position"], how="left")
+    return merged["label"].to_numpy(dtype="float64")
+
+
+def model_quality(
+    problem_type: str, labels: np.ndarray, predictions: np.ndarray, constraints: dict | None
+) -> tuple[dict, list[dict], str | None]:
+    """Metrics in ``evaluation.json``'s shape for the rows with a label and a prediction, the
+    violations of the model-quality ``constraints`` (``{metric: {threshold,
+    comparison_operator}}``) and, when nothing could be measured, why."""
+    from .evaluate import binary_classification_metrics, regression_metrics
+
+    metrics_section, constraints_section = QUALITY_SECTIONS[problem_type]
+    known = ~np.isnan(labels) & ~np.isnan(predictions)
+    if not known.any():
+        return {}, [], "no captured row has ground truth yet: model quality not measured"
+    try:
+        if problem_type == "binary_classification":
+            values = binary_classification_metrics(labels[known].astype(int), predictions[known])
+        else:
+            values = regression_metrics(labels[known], predictions[known])
+    except ValueError as error:
+        return {}, [], f"model quality not measured: {error}"
+    statistics = {metrics_section: values, "dataset": {"item_count": int(known.sum())}}
+    violations = []
+    for metric, rule in ((constraints or {}).get(constraints_section) or {}).items():
+        if metric not in values:
+            raise MonitoringError(f"the model-quality constraints name an unknown metric {metric}")
+        value, threshold = values[metric]["value"], float(rule["threshold"])
+        operator = rule["comparison_operator"]
+        broken = {
+            "LessThanThreshold": value < threshold,
+            "LessThanOrEqualToThreshold": value <= threshold,
+            "GreaterThanThreshold": value > threshold,
+            "GreaterThanOrEqualToThreshold": value >= threshold,
+        }.get(operator)
+        if broken is None:
+            raise MonitoringError(f"{metric}: unknown comparison_operator {operator!r}")
+        if broken:
+            violations.append(
+                {
+                    "metric_name": metric,
+                    "constraint_check_type": operator,
+                    "description": f"Metric {metric} with {value:.4g} was {operator} "
+                    f"'{threshold:g}' over {int(known.sum())} labelled rows",
+                }
+            )
+    return statistics, violations, None
+
+
 # --- metrics ---------------------------------------------------------------------------------
 
 
@@ -433,6 +563,11 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
         start, end = _moment(environment["start_time"]), _moment(environment["end_time"])
         statistics = json.loads(Path(environment["baseline_statistics"]).read_text())
         constraints = json.loads(Path(environment["baseline_constraints"]).read_text())
+        quality_constraints = (
+            json.loads(Path(environment["model_quality_constraints"]).read_text())
+            if environment.get("model_quality_constraints")
+            else None
+        )
     except KeyError as error:
         raise MonitoringError(f"the environment variable {error.args[0]} is not set") from None
     except (OSError, ValueError) as error:
@@ -445,9 +580,9 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
         )
     columns = [feature["name"] for feature in statistics["features"]]
     sensitive = tuple(json.loads(environment.get("sensitive_columns") or "[]"))
-    sent = read_capture(source, start, end, columns)
-    unreadable = sent.attrs.get("unreadable", 0)
-    sent = sent.drop(columns=[c for c in sensitive if c in sent.columns])
+    received = read_capture(source, start, end, columns)
+    unreadable = received.attrs.get("unreadable", 0)
+    sent = received.drop(columns=[c for c in sensitive if c in received.columns])
     current = typed(sent, statistics)
     output.mkdir(parents=True, exist_ok=True)
     current_statistics = compute_statistics(current)
@@ -462,35 +597,141 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
     (output / "constraint_violations.json").write_text(
         json.dumps({"violations": violations}, indent=2) + "\n"
     )
-    emit = constraints.get("monitoring_config", {}).get("emit_metrics", "Enabled") == "Enabled"
-    if environment.get("publish_cloudwatch_metrics", "Enabled") == "Enabled" and emit:
-        # Model Monitor names them sagemaker_endpoint_name and sagemaker_monitoring_schedule_name
-        endpoint = environment.get("sagemaker_endpoint_name") or environment.get("endpoint_name")
-        schedule = environment.get("sagemaker_monitoring_schedule_name") or environment.get(
-            "monitoring_schedule_name"
-        )
-        dimensions = [
-            {"Name": "Endpoint", "Value": endpoint or "unknown"},
-            {"Name": "MonitoringSchedule", "Value": schedule or "unknown"},
-        ]
-        data = metric_data(current, distances, dimensions, end)
-        # one metric a line where Model Monitor publishes a container's metrics from (its
-        # schedule names the namespace); the whole PutMetricData request beside the results,
-        # for a plain processing job's caller to publish
-        metrics_dir.mkdir(parents=True, exist_ok=True)
-        (metrics_dir / "data-quality.json").write_text(
-            "".join(json.dumps(datum) + "\n" for datum in data)
-        )
-        namespace = environment.get("metric_namespace", DEFAULT_NAMESPACE)
-        (output / METRICS_FILE).write_text(
-            json.dumps({"Namespace": namespace, "MetricData": data}) + "\n"
-        )
-    return {
+    found = {
         "records": len(current),
         "unreadable": unreadable,
         "violations": violations,
         "distances": distances,
     }
+    quality, quality_violations = None, []
+    if environment.get("ground_truth_source"):
+        quality, quality_violations, found["labelled"] = _model_quality(
+            environment, received, columns, quality_constraints, output
+        )
+        found["quality_violations"] = quality_violations
+    (output / REPORT_FILE).write_text(
+        render(
+            endpoint=_endpoint(environment),
+            start=start.isoformat(),
+            end=end.isoformat(),
+            baseline=statistics,
+            current=current,
+            distances=distances,
+            thresholds=thresholds(constraints),
+            violations=violations,
+            quality=quality,
+            quality_violations=quality_violations,
+            history=json.loads(environment.get("model_quality_history") or "[]"),
+        )
+    )
+    emit = constraints.get("monitoring_config", {}).get("emit_metrics", "Enabled") == "Enabled"
+    if environment.get("publish_cloudwatch_metrics", "Enabled") == "Enabled" and emit:
+        dimensions = [
+            {"Name": "Endpoint", "Value": _endpoint(environment)},
+            {"Name": "MonitoringSchedule", "Value": _schedule(environment)},
+        ]
+        data = metric_data(current, distances, dimensions, end)
+        namespace = environment.get("metric_namespace", DEFAULT_NAMESPACE)
+        _publish(data, namespace, output, metrics_dir, "data-quality")
+        if quality:
+            section = QUALITY_SECTIONS[environment["problem_type"]][0]
+            scalars = {
+                name: metric["value"]
+                for name, metric in quality[section].items()
+                if isinstance(metric, dict) and "value" in metric and math.isfinite(metric["value"])
+            }
+            _publish(
+                [_metric(name, value, dimensions, end) for name, value in scalars.items()],
+                environment.get("quality_metric_namespace", QUALITY_NAMESPACE),
+                output / "model_quality",
+                metrics_dir,
+                "model-quality",
+            )
+    return found
+
+
+def _endpoint(environment: dict[str, str]) -> str:
+    # Model Monitor names them sagemaker_endpoint_name and sagemaker_monitoring_schedule_name
+    return (
+        environment.get("sagemaker_endpoint_name") or environment.get("endpoint_name") or "unknown"
+    )
+
+
+def _schedule(environment: dict[str, str]) -> str:
+    return (
+        environment.get("sagemaker_monitoring_schedule_name")
+        or environment.get("monitoring_schedule_name")
+        or "unknown"
+    )
+
+
+def thresholds(constraints: dict) -> dict[str, float]:
+    """Each feature's drift threshold, its overrides applied."""
+    config = constraints.get("monitoring_config", {})
+    found = {}
+    for constraint in constraints["features"]:
+        settings = _settings(config, constraint)
+        numeric = constraint["inferred_type"] in NUMERIC
+        found[constraint["name"]] = settings[
+            "comparison_threshold" if numeric else "categorical_comparison_threshold"
+        ]
+    return found
+
+
+def _model_quality(
+    environment: dict[str, str],
+    received: pd.DataFrame,
+    columns: list[str],
+    constraints: dict | None,
+    output: Path,
+) -> tuple[dict | None, list[dict], int]:
+    """Model quality over the rows ground truth labels, written under ``model_quality/``; the
+    labelled rows (values as sent, the label as ``target_column``) to ``labelled.csv``."""
+    try:
+        problem_type, target = environment["problem_type"], environment["target_column"]
+    except KeyError as error:
+        raise MonitoringError(
+            f"ground_truth_source is set but {error.args[0]} is not: model quality needs both "
+            "problem_type and target_column"
+        ) from None
+    if problem_type not in QUALITY_SECTIONS:
+        raise MonitoringError(
+            f"problem_type {problem_type!r} is not one of {list(QUALITY_SECTIONS)}"
+        )
+    events = received.attrs["events"]
+    labels = labels_of(events, read_ground_truth(Path(environment["ground_truth_source"])))
+    predictions = events["prediction"].to_numpy(dtype="float64")
+    quality, violations, reason = model_quality(problem_type, labels, predictions, constraints)
+    folder = output / "model_quality"
+    folder.mkdir(exist_ok=True)
+    if reason:
+        print(reason)
+    else:
+        (folder / "statistics.json").write_text(json.dumps(quality, indent=2) + "\n")
+    (folder / "constraint_violations.json").write_text(
+        json.dumps({"violations": violations}, indent=2) + "\n"
+    )
+    known = ~np.isnan(labels)
+    # the raw table's columns: the baseline's features, the sensitive ones, the label
+    sensitive = json.loads(environment.get("sensitive_columns") or "[]")
+    rows = received.loc[known].reindex(columns=[*columns, *sensitive])
+    rows[target] = labels[known]
+    if problem_type == "binary_classification":
+        rows[target] = rows[target].astype(int)
+    rows.to_csv(output / LABELLED_FILE, index=False)
+    return quality or None, violations, int(known.sum())
+
+
+def _publish(data: list[dict], namespace: str, output: Path, metrics_dir: Path, name: str) -> None:
+    """One metric a line where Model Monitor publishes a container's metrics from (its schedule
+    names the namespace); the whole PutMetricData request beside the results, for a plain
+    processing job's caller to publish."""
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    (metrics_dir / f"{name}.json").write_text("".join(json.dumps(datum) + "\n" for datum in data))
+    output.mkdir(parents=True, exist_ok=True)
+    (output / METRICS_FILE).write_text(
+        json.dumps({"Namespace": namespace, "MetricData": data}) + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -502,6 +743,11 @@ def main(argv: list[str] | None = None) -> None:
         print(found["message"])
         return
     print(f"{found['records']} records checked, {len(found['violations'])} violations")
+    if "labelled" in found:
+        print(
+            f"{found['labelled']} rows with ground truth, "
+            f"{len(found['quality_violations'])} model-quality violations"
+        )
     for violation in found["violations"]:
         print(
             f"  {violation['feature_name']}: {violation['constraint_check_type']}: "

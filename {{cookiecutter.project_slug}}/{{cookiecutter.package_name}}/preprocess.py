@@ -114,7 +114,9 @@ def _one_type(values: pd.Series) -> pd.Series:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input-dir", type=Path, required=True)
+    parser.add_argument(
+        "--input-dir", type=Path, nargs="+", required=True, help="read as one table"
+    )
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--target-column", required=True)
     parser.add_argument("--problem-type", choices=PROBLEM_TYPES, required=True)
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.validation_fraction + args.test_fraction >= 1:
         parser.error("--validation-fraction and --test-fraction must leave rows to train on")
 
-    raw = read_csv_dir(args.input_dir)
+    raw = read_csv_dir(*args.input_dir)
     missing = [column for column in args.sensitive_columns if column not in raw.columns]
     if missing:
         raise ValueError(f"sensitive columns not found in the input: {', '.join(missing)}")

@@ -25,11 +25,10 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from {{ cookiecutter.package_name }}_pipeline.config import Environment, PipelineConfig
+from {{ cookiecutter.package_name }}_pipeline.registry import SOURCE_KEY, find_copy
 
 from .accounts import PromotionError
 
-#: CustomerMetadataProperties of a copy naming where it came from.
-SOURCE_KEY = "source_model_package"
 CHUNK = 1 << 20
 #: What a copy's container keeps; anything else naming a location (``ModelDataSource``,
 #: ``AdditionalS3DataSource``) would still point into the source account: refused.
@@ -220,25 +219,6 @@ def check_floor(s3, package: dict, floor: dict[str, float], config: PipelineConf
                 f"{package['ModelPackageArn']} scores {name} {value:.6g}; {pin.environment} "
                 f"demands {word} {bound:g} ({pin.path} [floor])"
             )
-
-
-def find_copy(sagemaker, group: str, source_arn: str) -> str | None:
-    """The target registry's copy of ``source_arn``, if an earlier run made it."""
-    try:
-        sagemaker.describe_model_package_group(ModelPackageGroupName=group)
-    except ClientError as error:
-        if not_found(error):
-            return None  # no group yet: no copy either
-        raise
-    pages = sagemaker.get_paginator("list_model_packages").paginate(
-        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
-    )
-    for summary in (summary for page in pages for summary in page["ModelPackageSummaryList"]):
-        described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-        source = described.get("CustomerMetadataProperties", {}).get(SOURCE_KEY, "")
-        if source.lower() == source_arn.lower():  # SageMaker writes ARNs in lower case
-            return summary["ModelPackageArn"]
-    return None
 
 
 def copy_version(

@@ -5,7 +5,8 @@ IAM actions AWS would authorize for it: ``<service prefix>:<Operation>`` for the
 (``sagemaker:DescribeEndpoint``), the object actions for S3's (``GetObject`` and
 ``HeadObject`` both need ``s3:GetObject``, uploads ``s3:PutObject``), and what AWS checks
 besides: ``kms:GenerateDataKey`` / ``kms:Decrypt`` for objects in a bucket encrypted with a KMS
-key, ``iam:PassRole`` for a model given an execution role. ``GET /_local_aws/role-actions``
+key, ``iam:PassRole`` for a SageMaker resource created to run as a role (a model's
+``ExecutionRoleArn``, a job's ``RoleArn``), ``sagemaker:AddTags`` for tags given on creation. ``GET /_local_aws/role-actions``
 answers ``{role ARN: [actions]}``: tests compare them with the roles' policies (every action used
 is granted, nothing granted goes unused). Nothing is refused here: policies are not evaluated.
 """
@@ -79,9 +80,12 @@ def _actions(environ: dict, signing_name: str, role: str) -> list[str]:
     # IAM's prefix is the signing name, but for the few services that sign as another name
     prefix = _IAM_PREFIXES.get(signing_name, signing_name)
     actions = [f"{prefix}:{info.operation}"]
-    passes_role = info.operation == "CreateModel" and info.params.get("ExecutionRoleArn")
-    if info.service == "sagemaker" and passes_role:
-        actions.append("iam:PassRole")
+    if info.service == "sagemaker" and info.operation.startswith("Create"):
+        # a resource that runs as a role passes it; tags given on creation need AddTags
+        if info.params.get("ExecutionRoleArn") or info.params.get("RoleArn"):
+            actions.append("iam:PassRole")
+        if info.params.get("Tags"):
+            actions.append("sagemaker:AddTags")
     return actions
 
 

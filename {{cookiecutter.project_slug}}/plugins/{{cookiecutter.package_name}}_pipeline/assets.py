@@ -1,7 +1,8 @@
-"""Assets whose events are the messages of an SQS queue, watched by Airflow's triggerer.
+"""The assets that start the DAGs.
 
-AWS announces what starts the DAGs on queues: S3 a new raw-data object, EventBridge a model
-version's approval change. An asset watcher turns each message into an asset event.
+AWS announces some on queues: S3 a new raw-data object, EventBridge a model version's approval
+change; an asset watcher turns each message into an asset event. Drift is announced by the
+monitoring DAG itself.
 """
 
 from __future__ import annotations
@@ -34,3 +35,9 @@ def queue_asset(config: PipelineConfig, name: str, uri: str, queue: str, **filte
             )
         ],
     )
+
+
+def drift_asset(config: PipelineConfig) -> Asset:
+    """The asset whose events are drift that meets ``[monitoring]``'s rule: the monitoring DAG
+    emits them, the training DAG runs on them."""
+    return Asset(name=f"{config.slug}_drift", uri=f"{config.artifact_root}/monitoring/drift")

@@ -42,6 +42,17 @@ SECTIONS = (
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 
+#: Model Monitor's data-quality checks (constraint_violations.json's constraint_check_type).
+VIOLATION_CHECKS = (
+    "data_type_check",
+    "completeness_check",
+    "baseline_drift_check",
+    "missing_column_check",
+    "extra_column_check",
+    "categorical_values_check",
+)
+
+
 class ConfigError(ValueError):
     """pipeline.toml is missing, or lacks or contradicts a setting."""
 
@@ -177,9 +188,30 @@ class PromotionSettings:
 
 @dataclass(frozen=True)
 class MonitoringSettings:
-    """``[monitoring]``: when the endpoints' captured data is checked."""
+    """``[monitoring]``: when the endpoints' capture is checked, and when drift retrains."""
 
     schedule: str
+    #: The violations that count towards retraining, and in how many features at least.
+    retrain_checks: list[str] = field(default_factory=lambda: ["baseline_drift_check"])
+    retrain_min_features: int = 1
+    #: Hours after a drift event in which another starts no run.
+    cooldown_hours: float = 24.0
+    #: Whether a drift-started run also learns from the drifted window's rows with ground truth.
+    retrain_on_labelled_capture: bool = True
+    #: Where the metrics go (REFERENCE: AWS's drift sample's namespace).
+    metric_namespace: str = "aws/sagemaker/Endpoints/data-metrics"
+    quality_metric_namespace: str = "aws/sagemaker/Endpoints/model-metrics"
+
+    def __post_init__(self):
+        checks = set(self.retrain_checks) - set(VIOLATION_CHECKS)
+        if checks:
+            raise ValueError(
+                f"retrain_checks {sorted(checks)} are not Model Monitor's checks "
+                f"({', '.join(VIOLATION_CHECKS)})"
+            )
+        _at_least_one(retrain_min_features=self.retrain_min_features)
+        if self.cooldown_hours < 0:
+            raise ValueError(f"cooldown_hours must be 0 or more, not {self.cooldown_hours}")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from .config import PipelineConfig
+from .config import Environment, PipelineConfig
 from .metrics import metric_definitions
 from .runs import Run, RunLayout, job_name
 
@@ -73,19 +73,33 @@ def processing_job(
 
 
 def raw_data_check_job(config: PipelineConfig, run: Run) -> dict:
-    """The raw table against ``expectations/<data.raw_suite>.json``."""
-    return data_check_job(config, run, config.data.raw_suite, run.raw_data_uri, "check-raw")
+    """The raw table (and a drift-started run's labelled capture) against
+    ``expectations/<data.raw_suite>.json``."""
+    return data_check_job(
+        config, run, config.data.raw_suite, [run.raw_data_uri, *run.feedback_uris], "check-raw"
+    )
 
 
 def features_check_job(config: PipelineConfig, run: Run) -> dict:
     """The cleaned training split against ``expectations/<data.features_suite>.json``."""
     train_split = run.layout.preprocessed("train") + "/"
-    return data_check_job(config, run, config.data.features_suite, train_split, "check-features")
+    return data_check_job(config, run, config.data.features_suite, [train_split], "check-features")
 
 
-def data_check_job(config: PipelineConfig, run: Run, suite: str, data_uri: str, step: str) -> dict:
-    """Validate the data under ``data_uri`` against ``expectations/<suite>.json``."""
+def data_inputs(uris: list[str], name: str) -> tuple[list[dict], list[str]]:
+    """One input a data location (``<name>``, ``<name>-1``, ...) and their local folders."""
+    names = [name if i == 0 else f"{name}-{i}" for i in range(len(uris))]
+    folders = [f"{INPUT_DIR}/{each}" for each in names]
+    inputs = [_s3_input(n, uri, f) for n, uri, f in zip(names, uris, folders, strict=True)]
+    return inputs, folders
+
+
+def data_check_job(
+    config: PipelineConfig, run: Run, suite: str, data_uris: list[str], step: str
+) -> dict:
+    """The data under ``data_uris``, as one table, against ``expectations/<suite>.json``."""
     layout = run.layout
+    inputs, folders = data_inputs(data_uris, "data")
     return processing_job(
         config,
         run,
@@ -95,13 +109,13 @@ def data_check_job(config: PipelineConfig, run: Run, suite: str, data_uri: str, 
             "--suite",
             f"{SUITES_DIR}/{suite}.json",
             "--data-dir",
-            f"{INPUT_DIR}/data",
+            *folders,
             "--output-dir",
             f"{OUTPUT_DIR}/report",
         ],
         inputs=[
             _s3_input("expectations", layout.uri("code", "expectations") + "/", SUITES_DIR),
-            _s3_input("data", data_uri, f"{INPUT_DIR}/data"),
+            *inputs,
         ],
         outputs=[_s3_output("report", f"{OUTPUT_DIR}/report", layout.data_checks(suite))],
     )
@@ -110,6 +124,7 @@ def data_check_job(config: PipelineConfig, run: Run, suite: str, data_uri: str, 
 def preprocess_job(config: PipelineConfig, run: Run) -> dict:
     """Clean and split the raw table; fit the feature transform; write the data baseline."""
     data, training = config.data, config.training
+    inputs, folders = data_inputs([run.raw_data_uri, *run.feedback_uris], "raw")
     return processing_job(
         config,
         run,
@@ -117,7 +132,7 @@ def preprocess_job(config: PipelineConfig, run: Run) -> dict:
         module="preprocess",
         arguments=[
             "--input-dir",
-            f"{INPUT_DIR}/raw",
+            *folders,
             "--output-dir",
             OUTPUT_DIR,
             "--target-column",
@@ -133,7 +148,7 @@ def preprocess_job(config: PipelineConfig, run: Run) -> dict:
             "--seed",
             str(training.seed),
         ],
-        inputs=[_s3_input("raw", run.raw_data_uri, f"{INPUT_DIR}/raw")],
+        inputs=inputs,
         outputs=[
             _s3_output(split, f"{OUTPUT_DIR}/{split}", run.layout.preprocessed(split))
             for split in SPLITS
@@ -226,8 +241,10 @@ def evaluation_job(config: PipelineConfig, run: Run) -> dict:
 
 #: Where Model Monitor's container finds its inputs and leaves its results.
 MONITOR_DIR = "/opt/ml/processing"
-#: Days of capture one monitoring job reads: SageMaker's 10 inputs, less code and baseline.
-MAX_CAPTURE_DAYS = 7
+GROUND_TRUTH_DIR = f"{MONITOR_DIR}/groundtruth"
+QUALITY_CONSTRAINTS_DIR = f"{MONITOR_DIR}/baseline/model_quality"
+#: SageMaker's limit of a processing job's inputs.
+MAX_INPUTS = 10
 
 
 def monitoring_job(
@@ -244,28 +261,74 @@ def monitoring_job(
     statistics_uri: str,
     constraints_uri: str,
     output_uri: str,
+    ground_truth: dict[str, str] | None = None,
+    quality_constraints_uri: str | None = None,
+    environment: Environment | None = None,
 ) -> dict:
-    """The data-quality monitor (``<package>.monitor``) over one endpoint variant's capture, as a
-    processing job shaped as Model Monitor's: its environment variables, the capture of each day
-    the interval touches (``capture``: ``yyyy/mm/dd`` → S3 prefix, only days that hold some:
+    """The monitor (``<package>.monitor``) over one endpoint variant's capture, as a processing
+    job shaped as Model Monitor's: its environment variables, the capture of each day the
+    interval touches (``capture``: ``yyyy/mm/dd`` → S3 prefix, only days that hold some:
     SageMaker fails an input with nothing under it) under
-    ``/opt/ml/processing/endpointdata/<endpoint>/<variant>/``, results to ``output_uri``."""
-    env = config.env
-    if not capture or len(capture) > MAX_CAPTURE_DAYS:
-        raise ValueError(
-            f"a monitoring job reads 1 to {MAX_CAPTURE_DAYS} days of capture (SageMaker allows "
-            f"10 processing inputs), not {len(capture)}: split the interval"
-        )
+    ``/opt/ml/processing/endpointdata/<endpoint>/<variant>/``, results to ``output_uri``.
+    With ``ground_truth`` (the same by day) it measures model quality too, against
+    ``quality_constraints_uri``. It runs in ``environment`` (by default the DAGs'), as its
+    execution role."""
+    env = environment or config.env
+    ground_truth = ground_truth or {}
     source = f"{MONITOR_DIR}/endpointdata/{endpoint}/{variant}"
     inputs = [
         _s3_input("code", code_uri, CODE_DIR),
         _s3_input("baseline_statistics", statistics_uri, f"{MONITOR_DIR}/baseline/stats"),
         _s3_input("baseline_constraints", constraints_uri, f"{MONITOR_DIR}/baseline/constraints"),
         *(
+            [_s3_input("quality_constraints", quality_constraints_uri, QUALITY_CONSTRAINTS_DIR)]
+            if quality_constraints_uri
+            else []
+        ),
+        *(
             _s3_input(f"capture-{day.replace('/', '-')}", uri, f"{source}/{day}")
             for day, uri in sorted(capture.items())
         ),
+        *(
+            _s3_input(f"groundtruth-{day.replace('/', '-')}", uri, f"{GROUND_TRUTH_DIR}/{day}")
+            for day, uri in sorted(ground_truth.items())
+        ),
     ]
+    if not capture or len(inputs) > MAX_INPUTS:
+        raise ValueError(
+            f"a monitoring job reads {len(capture)} days of capture and {len(ground_truth)} of "
+            f"ground truth: SageMaker allows {MAX_INPUTS} inputs in all (code and baselines "
+            "included), and at least one day of capture: split the interval"
+        )
+    variables = {
+        "PYTHONPATH": CODE_DIR,
+        "EXIT_MESSAGE_FILE": EXIT_MESSAGE_FILE,
+        "dataset_format": json.dumps(
+            {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
+        ),
+        "dataset_source": f"{MONITOR_DIR}/endpointdata",
+        "output_path": f"{MONITOR_DIR}/resultdata",
+        "start_time": start,
+        "end_time": end,
+        "baseline_statistics": f"{MONITOR_DIR}/baseline/stats/{_file(statistics_uri)}",
+        "baseline_constraints": f"{MONITOR_DIR}/baseline/constraints/{_file(constraints_uri)}",
+        "publish_cloudwatch_metrics": "Enabled",
+        "metric_namespace": config.monitoring.metric_namespace,
+        "sagemaker_endpoint_name": endpoint,
+        "sagemaker_monitoring_schedule_name": monitoring_schedule_name(config),
+        "sensitive_columns": json.dumps(config.data.sensitive_columns),
+    }
+    if ground_truth:
+        variables |= {
+            "ground_truth_source": GROUND_TRUTH_DIR,
+            "problem_type": config.data.problem_type,
+            "target_column": config.data.target_column,
+            "quality_metric_namespace": config.monitoring.quality_metric_namespace,
+        }
+        if quality_constraints_uri:
+            variables["model_quality_constraints"] = (
+                f"{QUALITY_CONSTRAINTS_DIR}/{_file(quality_constraints_uri)}"
+            )
     return {
         "ProcessingJobName": name,
         "RoleArn": env.role_arn,
@@ -273,39 +336,28 @@ def monitoring_job(
             "ImageUri": image_uri,
             "ContainerEntrypoint": ["python3", "-m", f"{config.package}.monitor"],
         },
-        "Environment": {
-            "PYTHONPATH": CODE_DIR,
-            "EXIT_MESSAGE_FILE": EXIT_MESSAGE_FILE,
-            "dataset_format": json.dumps(
-                {"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}
-            ),
-            "dataset_source": f"{MONITOR_DIR}/endpointdata",
-            "output_path": f"{MONITOR_DIR}/resultdata",
-            "start_time": start,
-            "end_time": end,
-            "baseline_statistics": f"{MONITOR_DIR}/baseline/stats/{_file(statistics_uri)}",
-            "baseline_constraints": f"{MONITOR_DIR}/baseline/constraints/{_file(constraints_uri)}",
-            "publish_cloudwatch_metrics": "Enabled",
-            "sagemaker_endpoint_name": endpoint,
-            "sagemaker_monitoring_schedule_name": f"{config.slug}-data-quality",
-            "sensitive_columns": json.dumps(config.data.sensitive_columns),
-        },
+        "Environment": variables,
         "ProcessingInputs": inputs,
         "ProcessingOutputConfig": {
             "Outputs": [_s3_output("result", f"{MONITOR_DIR}/resultdata", output_uri)]
         },
-        **_processing_resources(config),
+        **_processing_resources(config, env),
         "Tags": [{"Key": "project", "Value": config.slug}, {"Key": "endpoint", "Value": endpoint}],
     }
 
 
-def _processing_resources(config: PipelineConfig) -> dict:
+def monitoring_schedule_name(config: PipelineConfig) -> str:
+    """The ``MonitoringSchedule`` dimension of the metrics: the monitoring DAG's."""
+    return f"{config.slug}-data-quality"
+
+
+def _processing_resources(config: PipelineConfig, environment: Environment | None = None) -> dict:
     """One instance of the environment's processing type, stopped after the configured time."""
     return {
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": 1,
-                "InstanceType": config.env.processing_instance_type,
+                "InstanceType": (environment or config.env).processing_instance_type,
                 "VolumeSizeInGB": 30,
             }
         },

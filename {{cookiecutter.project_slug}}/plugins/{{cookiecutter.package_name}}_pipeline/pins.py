@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -182,6 +183,13 @@ class Pin:
 
     def variant(self, name: str) -> Variant | None:
         return next((variant for variant in self.variants if variant.name == name), None)
+
+
+def pins_folder(config_path: Path) -> Path:
+    """``$PIPELINE_PINS``, else ``ci/environments`` beside ``pipeline.toml`` (the repository's,
+    or a deployment bundle's, which ships them in the DAGs folder)."""
+    explicit = os.environ.get("PIPELINE_PINS")
+    return Path(explicit) if explicit else config_path.parent / PINS_FOLDER
 
 
 def pin_path(environment: str, directory: Path) -> Path:

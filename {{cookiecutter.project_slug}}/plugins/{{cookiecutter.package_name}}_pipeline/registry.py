@@ -19,6 +19,7 @@ the pipeline's.
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 import uuid
 
@@ -34,6 +35,8 @@ from .runs import Run
 APPROVAL_STATUS = "PendingManualApproval"
 #: SageMaker's ``Task`` of a model package, for each problem type.
 TASKS = {"binary_classification": "CLASSIFICATION", "regression": "REGRESSION"}
+#: The CustomerMetadataProperties key of a promoted copy naming the dev version it copies.
+SOURCE_KEY = "source_model_package"
 #: The group's tags that say what its versions predict.
 KIND_TAGS = ("problem_type", "target_column")
 
@@ -107,7 +110,10 @@ def model_package_request(
             "SupportedResponseMIMETypes": content_types,
         },
         "ModelMetrics": {
-            "ModelQuality": {"Statistics": _file(f"{layout.evaluation}/evaluation.json")},
+            "ModelQuality": {
+                "Statistics": _file(f"{layout.evaluation}/evaluation.json"),
+                "Constraints": _file(model_quality_constraints_uri(run)),
+            },
             "ModelDataQuality": data_quality,
         },
         "DriftCheckBaselines": {"ModelDataQuality": data_quality},
@@ -132,6 +138,25 @@ def model_package_request(
         # AWS returns the same version for a repeated token (within its idempotency window).
         "ClientToken": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{config_group}/{run.key}")),
     }
+
+
+def find_copy(sagemaker, group: str, source_arn: str) -> str | None:
+    """The target registry's copy of ``source_arn``, if an earlier run made it."""
+    try:
+        sagemaker.describe_model_package_group(ModelPackageGroupName=group)
+    except ClientError as error:
+        if "does not exist" in error.response["Error"]["Message"]:
+            return None  # no group yet: no copy either
+        raise
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+    )
+    for summary in (summary for page in pages for summary in page["ModelPackageSummaryList"]):
+        described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        source = described.get("CustomerMetadataProperties", {}).get(SOURCE_KEY, "")
+        if source.lower() == source_arn.lower():  # SageMaker writes ARNs in lower case
+            return summary["ModelPackageArn"]
+    return None
 
 
 def model_kind(config: PipelineConfig) -> dict[str, str]:
@@ -210,11 +235,35 @@ def _version_tasks(sagemaker, group: str) -> set[str]:
     return tasks
 
 
+def model_quality_constraints_uri(run: Run) -> str:
+    return f"{run.layout.evaluation}/constraints.json"
+
+
+def model_quality_constraints(problem_type: str, decision: GateDecision) -> dict:
+    """Model Monitor's model-quality constraints: the gate's metric may not fall below (or, for
+    lower-is-better metrics, rise above) the threshold the version was registered at."""
+    operator = "LessThanThreshold" if decision.higher_is_better else "GreaterThanThreshold"
+    return {
+        "version": 0.0,
+        f"{problem_type}_constraints": {
+            decision.metric: {"threshold": decision.threshold, "comparison_operator": operator}
+        },
+    }
+
+
 def describe_model_version(
     config: PipelineConfig, run: Run, manifest: dict, gate: dict, s3
 ) -> dict:
-    """The CreateModelPackage request for this run's model, every file's digest in it."""
+    """The CreateModelPackage request for this run's model, every file's digest in it; first
+    the model-quality constraints the monitor holds the version to, beside its evaluation."""
     decision = GateDecision.from_xcom(gate)
+    bucket, key = split_s3_uri(model_quality_constraints_uri(run))
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(model_quality_constraints(config.problem_type, decision), indent=2),
+        ContentType="application/json",
+    )
     request = model_package_request(
         config,
         run,

@@ -4,6 +4,11 @@ The training data is the URI the run was given, else the object whose arrival st
 SQS → asset watcher), else the whole raw-data prefix; its objects are listed as a job's
 ``S3Prefix`` input takes them, and their keys, sizes and ETags digested, so the registered model
 names exactly the data it learned from.
+
+A run the monitoring DAG's drift event started trains on the raw-data prefix plus the drifted
+window's captured rows that have ground truth (the event names them). With nothing new to learn
+from (no such rows, and the data of the group's newest version), it says so and stops: it
+registers nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 import logging
 from urllib.parse import unquote_plus
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from .config import ConfigError, PipelineConfig
 from .hooks import s3_hook, sagemaker_client, split_s3_uri
@@ -38,6 +43,35 @@ def raw_data_from_asset_events(events) -> list[str]:
                     if bucket and key:
                         uris.append(f"s3://{bucket}/{unquote_plus(key)}")
     return uris
+
+
+def drift_from_asset_events(events) -> list[dict]:
+    """The monitoring DAG's drift events among those that triggered the run (their extra)."""
+    return [
+        event.extra
+        for asset_events in (events or {}).values()
+        for event in asset_events
+        if (event.extra or {}).get("reason") == "drift"
+    ]
+
+
+DRIFT_KEYS = ("environment", "endpoint", "interval", "features", "report")
+
+
+def drift_reason(drifts: list[dict]) -> str:
+    """What started the run, in words, for its summary and log."""
+    for extra in drifts:
+        missing = [key for key in DRIFT_KEYS if key not in extra]
+        if missing:
+            raise AirflowFailException(
+                f"the drift event {extra} has no {', '.join(missing)}: give the monitoring "
+                "DAG's retrain result as it is"
+            )
+    return "; ".join(
+        f"drift in {', '.join(extra['features'])} on {extra['endpoint']} ({extra['environment']}) "
+        f"from {extra['interval']['start']} to {extra['interval']['end']}, report {extra['report']}"
+        for extra in drifts
+    )
 
 
 def resolve_run_inputs(config: PipelineConfig, context) -> Run:
@@ -66,6 +100,12 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
     except (ModelKindError, ConfigError) as error:
         raise AirflowFailException(str(error)) from error
     triggered_by = raw_data_from_asset_events(context.get("triggering_asset_events"))
+    drifts = drift_from_asset_events(context.get("triggering_asset_events"))
+    drifts += [params["drift"]] if params.get("drift") else []
+    feedback = [extra["labelled_rows"] for extra in drifts if extra.get("labelled_rows")]
+    started_by = drift_reason(drifts)
+    if started_by:
+        log.info("started by %s", started_by)
     if params.get("raw_data_uri"):
         raw_data_uri = params["raw_data_uri"]
     elif len(triggered_by) == 1:
@@ -75,9 +115,20 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
         if triggered_by:
             log.info("%d new objects: training on %s", len(triggered_by), raw_data_uri)
     raw_data_uri, objects = training_objects(config, raw_data_uri)
+    for uri in feedback:
+        objects += training_objects(config, uri)[1]
     digest = hashlib.sha256()
     for item in sorted(objects, key=lambda o: o["Key"]):
         digest.update(f"{item['Key']}\0{item['Size']}\0{item['ETag']}\n".encode())
+    if drifts and not feedback and not triggered_by and not params.get("raw_data_uri"):
+        version = version_trained_on(config, digest.hexdigest())
+        if version is not None:
+            raise AirflowSkipException(
+                f"Started by {started_by}, but there is nothing new to learn from: no row of "
+                f"the drifted window has ground truth yet, and {raw_data_uri} holds the data "
+                f"version {version} learned from. Nothing is trained or registered; label "
+                "the drifted traffic (ground truth) or add data under the raw prefix."
+            )
     return Run(
         run_id=context["run_id"],
         key=run_key(context["run_id"]),
@@ -86,7 +137,25 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
         raw_data_digest=digest.hexdigest(),
         metric_threshold=threshold,
         image_uri=image_uri,
+        feedback_uris=tuple(feedback),
+        started_by=started_by,
     )
+
+
+def version_trained_on(config: PipelineConfig, digest: str, newest: int = 100) -> int | None:
+    """The newest of the group's last ``newest`` versions that learned from exactly this data."""
+    sagemaker = sagemaker_client(config)
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=config.registry.model_package_group,
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        PaginationConfig={"MaxItems": newest},
+    )
+    for summary in (summary for page in pages for summary in page["ModelPackageSummaryList"]):
+        package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        if package.get("CustomerMetadataProperties", {}).get("training_data_sha256") == digest:
+            return package["ModelPackageVersion"]
+    return None
 
 
 def training_objects(config: PipelineConfig, uri: str) -> tuple[str, list[dict]]:

@@ -108,6 +108,10 @@ class Run:
     #: The jobs' image, pinned to its digest when the registry knows it: every job of the run,
     #: and the version it registers, use the same image even if the tag moves meanwhile.
     image_uri: str
+    #: Labelled capture a drift-started run learns from besides the raw data (monitoring's
+    #: ``data/feedback/`` files), and what started the run, in words.
+    feedback_uris: tuple[str, ...] = ()
+    started_by: str = ""
 
     @property
     def layout(self) -> RunLayout:
@@ -118,4 +122,5 @@ class Run:
 
     @classmethod
     def from_context(cls, context) -> Run:
-        return cls(**context["ti"].xcom_pull(task_ids=RUN_INPUTS_TASK))
+        values = context["ti"].xcom_pull(task_ids=RUN_INPUTS_TASK)
+        return cls(**{**values, "feedback_uris": tuple(values.get("feedback_uris", ()))})

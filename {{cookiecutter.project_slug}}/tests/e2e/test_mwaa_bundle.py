@@ -76,7 +76,13 @@ def test_dags_folder_holds_what_the_dags_read_at_run_time(bundle):
     for module in ("__init__.py", "train.py", "preprocess.py", "evaluate.py", "data_checks.py"):
         assert (dags / PACKAGE / module).is_file(), module
     assert (dags / "uv.lock").read_text() == (PROJECT_ROOT / "uv.lock").read_text()
-    assert (dags / ".airflowignore").read_text().split() == [f"{PACKAGE}/", "expectations/"]
+    for pin in (PROJECT_ROOT / "ci" / "environments").glob("*.toml"):
+        assert (dags / "ci" / "environments" / pin.name).read_text() == pin.read_text()
+    assert (dags / ".airflowignore").read_text().split() == [
+        f"{PACKAGE}/",
+        "expectations/",
+        "ci/",
+    ]
 
 
 def test_dags_folder_parses_with_the_plugins_as_mwaa_loads_them(bundle, tmp_path):
@@ -116,7 +122,7 @@ def test_dags_folder_parses_with_the_plugins_as_mwaa_loads_them(bundle, tmp_path
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["errors"] == {} and loaded["plugin_errors"] == {}
     loops = sorted(path.stem for path in (PROJECT_ROOT / "dags").glob("*.py"))
-    assert loops == [f"{PACKAGE}_promotion", f"{PACKAGE}_training"]
+    assert loops == [f"{PACKAGE}_monitoring", f"{PACKAGE}_promotion", f"{PACKAGE}_training"]
     assert loaded["dags"] == loops
     assert sorted(Path(file).name for file in loaded["files"]) == [f"{loop}.py" for loop in loops]
     assert loaded["apps"] == ["/reports"]
