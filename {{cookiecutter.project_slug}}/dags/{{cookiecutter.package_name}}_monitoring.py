@@ -37,19 +37,11 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task, task_group
 from {{ cookiecutter.package_name }}_pipeline.assets import drift_asset
 from {{ cookiecutter.package_name }}_pipeline.config import load_config
 from {{ cookiecutter.package_name }}_pipeline.notifications import notify_failure
+from {{ cookiecutter.package_name }}_pipeline.operators import MonitorEndpointOperator
 
 config = load_config()
 env = config.env
 drift = drift_asset(config)
-
-
-def window(context) -> tuple[datetime, datetime]:
-    """The params' window (UTC unless it says otherwise), else the run's data interval."""
-    params = context["params"]
-    if params.get("start_time") and params.get("end_time"):
-        start, end = (datetime.fromisoformat(params[name]) for name in ("start_time", "end_time"))
-        return tuple(m if m.tzinfo else m.replace(tzinfo=UTC) for m in (start, end))
-    return context["data_interval_start"], context["data_interval_end"]
 
 
 with DAG(
@@ -92,23 +84,9 @@ with DAG(
 
     @task_group
     def monitor_endpoint(target: dict):
-        @task(retries=0)
-        def check(target: dict, **context) -> dict:
-            """Run the monitor over the interval's capture in the endpoint's account."""
-            from {{ cookiecutter.package_name }}_pipeline import monitoring
-            from {{ cookiecutter.package_name }}_pipeline.hooks import aws_client
-            from {{ cookiecutter.package_name }}_pipeline.runs import run_key
-
-            start, end = window(context)
-            return monitoring.run_monitor(
-                config,
-                target,
-                start,
-                end,
-                run_key(context["run_id"]),
-                lambda service: aws_client(config, service, target["environment"]),
-                log=print,
-            )
+        # the monitor job over the interval's capture, in the endpoint's account; its report
+        # is a button on the task
+        check = MonitorEndpointOperator(task_id="check", target=target)
 
         @task
         def alert(found: dict) -> dict:
@@ -124,7 +102,7 @@ with DAG(
                 log=print,
             )
 
-        return alert(check(target))
+        return alert(check.output)
 
     @task(inlets=[drift], outlets=[drift], trigger_rule="none_failed")
     def retrain(results: list[dict], **context) -> dict:

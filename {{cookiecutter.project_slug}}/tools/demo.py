@@ -7,9 +7,11 @@ The run trains on that one file, uploaded to a prefix of its own
 (``s3://<bucket>/<slug>/data/uploads/<time>/``), not on the raw-data prefix that scheduled runs
 take whole. A version the gate registers is then approved (a reviewer's step on AWS) and
 promoted by pull request to staging, then prod (``tools/demo_promotion.py``), whose endpoints
-answer a few rows of the data. Prints what happened — data checks, metrics, the gate's
-decision, the model package and its approval status, where the reports are, the pull requests,
-the endpoints' answers — and writes it to ``build/demo-summary.json``.
+answer a few rows of the data. Then staging gets drifted traffic, which the monitoring DAG
+finds, alarms on and retrains on (``tools/demo_monitoring.py``). Prints what happened — data
+checks, metrics, the gate's decision, the model package and its approval status, where the
+reports are, the pull requests, the endpoints' answers, the drift, the alarm and the version
+the drift trained — and writes it to ``build/demo-summary.json``.
 Exits non-zero, saying why, when the run fails. The local AWS it starts is stopped at the end;
 its state stays in ``.local-aws/`` for inspection (``make local-aws`` serves it again). A local
 AWS already serving on the port is used only if it is this project's.
@@ -28,6 +30,7 @@ from {{ cookiecutter.package_name }}_pipeline.config import ConfigError
 from {{ cookiecutter.package_name }}_pipeline.github import GitHubError
 
 from local_aws.process import LocalAWSError
+from tools.demo_monitoring import MonitoringFailed, monitor
 from tools.demo_promotion import PromotionFailed, promote
 from tools.local_airflow import LocalAirflow
 from tools.local_run import (
@@ -81,12 +84,29 @@ def main(argv: list[str] | None = None) -> int:
                 aws, inbox, args.airflow_home, conf={"raw_data_uri": raw_data_uri}
             )
             package = (outcome.summary or {}).get("model_package_arn")
-            promotion = None
+            promotion = monitoring = None
             if outcome.succeeded and package:
                 try:
                     promotion = promote(aws, args.airflow_home, package, data)
                 except (PromotionFailed, ClientError, ConfigError, GitHubError) as error:
                     promotion = {"error": str(error)}
+            if promotion and "error" not in promotion:
+                try:
+                    # new customers for the traffic: rows the model has not learnt from
+                    fresh = (
+                        None
+                        if args.data
+                        else generate_sample_data(
+                            PROJECT_ROOT / "build" / "demo-traffic-data.csv",
+                            args.rows or cfg.data.sample_rows,
+                            seed=1,
+                        )
+                    )
+                    monitoring = monitor(
+                        aws, args.airflow_home, Path(promotion["repository"]), data, inbox, fresh
+                    )
+                except (MonitoringFailed, ClientError, ConfigError, TimeoutError) as error:
+                    monitoring = {"error": str(error)}
     except (ForeignLocalAWSError, LocalAWSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -99,12 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         "summary": outcome.summary,
         "notification": outcome.notification,
         "promotion": promotion,
+        "monitoring": monitoring,
     }
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(render(report))
     print(f"\n(written to {args.summary})")
-    return 0 if outcome.succeeded and not (promotion or {}).get("error") else 1
+    failed = (promotion or {}).get("error") or (monitoring or {}).get("error")
+    return 0 if outcome.succeeded and not failed else 1
 
 
 def render(report: dict) -> str:
@@ -146,6 +168,7 @@ def render(report: dict) -> str:
                     f"{served['endpoint']}, answers the first {len(served['predictions'])} "
                     f"rows: {predictions}"
                 )
+        lines += _monitoring_lines(report.get("monitoring"))
     else:
         notification = report["notification"]
         reason = notification.get("reason") if isinstance(notification, dict) else notification
@@ -156,6 +179,23 @@ def render(report: dict) -> str:
         ]
     lines.append("=" * 72)
     return "\n".join(lines)
+
+
+def _monitoring_lines(monitoring: dict | None) -> list[str]:
+    if not monitoring:
+        return []
+    if "error" in monitoring:
+        return [f"  monitoring FAILED: {monitoring['error']}"]
+    retraining = monitoring["retraining"]
+    drifted = ", ".join(monitoring["drift_event"]["features"])
+    return [
+        f"  monitoring of staging ({monitoring['records']} captured requests): "
+        f"{len(monitoring['violations'])} violations, drift in {drifted}",
+        f"    report: {monitoring['report_file']}",
+        f"    alarm {monitoring['alarm']['name']}: {monitoring['alarm']['state']}",
+        f"  drift retrained: {retraining['model_package_arn']}",
+        f"    on {retraining['training_data']} and {', '.join(retraining['labelled_capture'])}",
+    ]
 
 
 if __name__ == "__main__":

@@ -218,17 +218,25 @@ def run_monitor(
         quality_constraints_uri=baseline["quality_constraints"],
         environment=environment,
     )
-    try:
+    if _job_exists(sagemaker, name):
+        log(f"{name} was started by an earlier try: waiting for it")
+    else:
         sagemaker.create_processing_job(**request)
         log(f"started {name} over {len(capture)} days of capture of {target.endpoint}")
-    except sagemaker.exceptions.ResourceInUse:
-        log(f"{name} was started by an earlier try: waiting for it")
     job = wait_for_job(sagemaker, name, config.env.poll_interval_seconds)
     if job["ProcessingJobStatus"] != "Completed":
         reason = job.get("FailureReason") or job.get("ExitMessage")
         raise MonitoringFailed(f"{name} {job['ProcessingJobStatus']}: {reason}")
     violations = _read_json(s3, f"{output}/{VIOLATIONS}")["violations"]
     statistics = _read_json(s3, f"{output}/{STATISTICS}")
+    if not statistics["dataset"]["item_count"]:
+        found["skipped"] = (
+            f"no request to {target.endpoint}/{target.variant} ({target.environment}) was "
+            f"captured from {start.isoformat()} to {end.isoformat()} (the hours' capture holds "
+            f"others only): nothing to check, {output}/ says so"
+        )
+        log(found["skipped"])
+        return found
     quality_violations = (
         _read_json(s3, f"{output}/{QUALITY}/{VIOLATIONS}")["violations"] if ground_truth else []
     )
@@ -251,6 +259,18 @@ def run_monitor(
         f"report {found['report']}"
     )
     return found
+
+
+def _job_exists(sagemaker, name: str) -> bool:
+    try:
+        sagemaker.describe_processing_job(ProcessingJobName=name)
+    except sagemaker.exceptions.ClientError as error:
+        if "does not exist" in error.response["Error"]["Message"] or error.response["Error"][
+            "Code"
+        ] in ("ResourceNotFound", "ValidationException"):
+            return False
+        raise
+    return True
 
 
 def wait_for_job(sagemaker, name: str, poll_seconds: float) -> dict:
@@ -303,7 +323,7 @@ def publish(config: PipelineConfig, found: dict, clients, log=log.info) -> dict:
             Subject=f"{target.endpoint} ({target.environment}) violates its baseline"[:100],
             Message=alert_message(found),
         )
-    return {**found, "alarms": [alarm["AlarmName"] for alarm in alarms]}
+    return {**found, "alarms": [alarm["AlarmName"] for alarm in alarms], "alarms_put": changed}
 
 
 def alert_message(found: dict) -> str:
@@ -506,6 +526,30 @@ def feedback_uri(config: PipelineConfig, extra: dict) -> str:
         f"{config.artifact_root}/data/feedback/{extra['environment']}/{extra['endpoint']}/"
         f"{start}.csv"
     )
+
+
+def interval(context) -> tuple[datetime, datetime]:
+    """The window a monitoring run checks: its params' ``start_time``/``end_time`` (UTC unless
+    they say otherwise), else its data interval."""
+    params = context["params"]
+    if params.get("start_time") and params.get("end_time"):
+        moments = (datetime.fromisoformat(params[name]) for name in ("start_time", "end_time"))
+        start, end = (m if m.tzinfo else m.replace(tzinfo=UTC) for m in moments)
+        if start >= end:
+            raise ConfigError(
+                f"start_time {start.isoformat()} is not before end_time {end.isoformat()}"
+            )
+        return start, end
+    return context["data_interval_start"], context["data_interval_end"]
+
+
+def copy_object(source_s3, target_s3, source: str, target: str) -> bytes:
+    """Copy one object across accounts (read with one's credentials, written with the other's)."""
+    bucket, key = split_s3_uri(source)
+    body = source_s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    bucket, key = split_s3_uri(target)
+    target_s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return body
 
 
 def copy_labelled_rows(found_labelled: str, source_s3, target_s3, destination: str) -> int:

@@ -35,13 +35,17 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerTrainingOperator,
     serialize,
 )
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore.exceptions import ClientError
 
+from . import monitoring
 from .registry import ModelKindError, check_model_package_group
-from .reports import ReportLink
+from .reports import PushedReportLink, ReportLink
 from .runs import Run
 
+#: The XCom a monitoring task pushes its report's URI as (in dev, below the run).
+MONITORING_REPORT_KEY = "monitoring_report"
 #: Builds a job request (or a model package request) for one run.
 RequestBuilder = Callable[[Run], dict]
 #: Time a job may spend starting (instances, image) on top of its own maximum runtime.
@@ -336,3 +340,58 @@ class RegisterModelVersionOnceOperator(SageMakerRegisterModelVersionOperator):
             if package.get("CustomerMetadataProperties", {}).get("run_key") == run_key:
                 return arn
         return None
+
+
+class MonitorEndpointOperator(BaseOperator):
+    """The monitor over one endpoint variant's capture of the run's interval, in the variant's
+    account (``monitoring.run_monitor``), with a button to its report.
+
+    ``target`` is one of ``monitoring.targets``' (a mapped task group's argument). The report is
+    copied beside the run's other artifacts in dev, where the reports app serves it.
+    """
+
+    template_fields = ("target",)
+    operator_extra_links = (PushedReportLink("Monitoring report", MONITORING_REPORT_KEY),)
+
+    def __init__(self, *, target: dict | Any, **kwargs):
+        super().__init__(**kwargs)
+        self.target = target
+
+    def execute(self, context) -> dict:
+        from .config import load_config
+        from .hooks import aws_client
+        from .runs import RunLayout, run_key
+
+        config = load_config()
+        start, end = monitoring.interval(context)
+        key = run_key(context["run_id"])
+        environment = self.target["environment"]
+        try:
+            found = monitoring.run_monitor(
+                config,
+                self.target,
+                start,
+                end,
+                key,
+                lambda service: aws_client(config, service, environment),
+                log=self.log.info,
+            )
+        except monitoring.MonitoringFailed as error:
+            # a retry would find the same failed job (its name is the run's): fail at once
+            raise AirflowFailException(str(error)) from error
+        if found.get("report"):
+            copy = RunLayout(config.artifact_root, key).uri(
+                "monitoring",
+                environment,
+                found["target"]["endpoint"],
+                found["target"]["variant"],
+                monitoring.REPORT,
+            )
+            monitoring.copy_object(
+                aws_client(config, "s3", environment),
+                aws_client(config, "s3"),
+                found["report"],
+                copy,
+            )
+            context["ti"].xcom_push(key=MONITORING_REPORT_KEY, value=copy)
+        return found

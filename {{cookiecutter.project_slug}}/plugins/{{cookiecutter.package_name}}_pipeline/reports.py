@@ -7,6 +7,7 @@ Airflow's own API server, so the browser needs no S3 access and no presigned URL
 - ``ReportLink``, an operator extra link: a button on the task (``Data Docs``, say). The worker
   computes it when the task ends, from the task's run (``runs.run_key``, ``runs.RunLayout``)
   and the report's path below the run's prefix, so it is there for a failed check too;
+  ``PushedReportLink`` the same from a URI the task pushed (each mapped instance its own);
 - ``create_app()``, the FastAPI app the pipeline's plugin mounts at ``/reports``: it streams an
   object from S3 through the pipeline's AWS connection to users who may read the DAG (Airflow's
   own auth), and refuses anything but the reports and results of the pipeline's runs.
@@ -83,6 +84,25 @@ class ReportLink(BaseOperatorLink):
     def get_link(self, operator, *, ti_key) -> str:
         layout = RunLayout(load_config().artifact_root, run_key(ti_key.run_id))
         return report_url(ti_key.dag_id, layout.uri(self.path))
+
+
+@attrs.define
+class PushedReportLink(BaseOperatorLink):
+    """A task's button to the report whose URI the task pushed as the XCom ``key``: for a
+    mapped task, whose instances each write their own (one per endpoint, say)."""
+
+    name: str
+    key: str
+
+    @property
+    def xcom_key(self) -> str:
+        return "_link_report_" + re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+
+    def get_link(self, operator, *, ti_key) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        uri = XCom.get_value(ti_key=ti_key, key=self.key)
+        return report_url(ti_key.dag_id, uri) if uri else ""
 
 
 def create_app():

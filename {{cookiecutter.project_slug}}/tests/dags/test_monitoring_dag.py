@@ -11,6 +11,7 @@ import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -99,6 +100,12 @@ def monitored(staging, window) -> tuple[str, dict, dict | None]:
         ti for ti in dag_run.get_task_instances() if ti.task_id == "monitor_endpoint.alert"
     )
     found = alert.xcom_pull(task_ids="monitor_endpoint.alert", map_indexes=alert.map_index)
+    # the button the UI shows on the check task: the link its worker stored
+    found["link"] = alert.xcom_pull(
+        task_ids="monitor_endpoint.check",
+        map_indexes=alert.map_index,
+        key="_link_report_monitoring_report",
+    )
     events = drift_events()[len(before) :]
     assert len(events) <= 1
     return str(dag_run.state), {**found, "states": states}, (events[0] if events else None)
@@ -199,9 +206,16 @@ def test_two_shifted_features_alarm_alert_and_start_one_training_run_then_cool_d
     listing = next(m for m in messages if "violates" in m or "baseline_drift_check" in m)
     assert "monthly_charges: baseline_drift_check" in listing and found["report"] in listing
     assert any(json.loads(m).get("AlarmName") == alarm for m in messages if m.startswith("{"))
-    # the report people look at
+    # the report people look at, beside the JSON files, and one click away from the task
     bucket, key = found["report"].removeprefix("s3://").split("/", 1)
     report = staging["clients"]["s3"].get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    link = found["link"]
+    assert link.startswith(f"/reports/dags/{cfg.package}_monitoring?uri=")
+    copy = unquote(link.partition("uri=")[2])
+    bucket, key = copy.removeprefix("s3://").split("/", 1)
+    assert staging["aws"].client("s3").get_object(Bucket=bucket, Key=key)["Body"].read() == (
+        report.encode()
+    )
     assert "monthly_charges" in report and "Model quality" in report and "<svg" in report
     assert "support_calls (distance" in report
     # one drift event, with the reason, and the window's labelled rows in dev for the run
@@ -292,6 +306,8 @@ def test_a_new_category_and_a_key_left_out_of_requests_are_violations(staging):
 
     assert ("region", "categorical_values_check") in checks(found)
     assert ("support_calls", "missing_column_check") in checks(found)
+    # the alarms earlier runs made are the baseline's still: none is put again
+    assert found["alarms"] and found["alarms_put"] == 0
 
 
 def test_the_watch_role_is_granted_exactly_what_monitoring_used(local_aws):

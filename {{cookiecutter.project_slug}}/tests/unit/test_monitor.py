@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -327,3 +328,161 @@ def test_inputs_the_interface_does_not_describe_are_refused_naming_them(tmp_path
     constraints["monitoring_config"]["distribution_constraints"]["comparison_method"] = "Fancy"
     with pytest.raises(monitor.MonitoringError, match="comparison_method 'Fancy'"):
         monitor.check(pd.DataFrame({"x": [1.0]}), statistics, constraints)
+
+
+def labelled_capture(path: Path, records: list[dict]) -> None:
+    """Capture lines of JSON requests with their answers: {x, score, inferenceId?, eventId}."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for record in records:
+        metadata = {"eventId": record["eventId"], "inferenceTime": "2026-12-05T10:01:00.000Z"}
+        if "inferenceId" in record:
+            metadata["inferenceId"] = record["inferenceId"]
+        lines.append(
+            json.dumps(
+                {
+                    "captureData": {
+                        "endpointInput": {
+                            "observedContentType": "application/json",
+                            "mode": "INPUT",
+                            "data": json.dumps({"instances": record["rows"]}),
+                            "encoding": "JSON",
+                        },
+                        "endpointOutput": {
+                            "observedContentType": "application/json",
+                            "mode": "OUTPUT",
+                            "data": json.dumps({"predictions": record["scores"]}),
+                            "encoding": "JSON",
+                        },
+                    },
+                    "eventMetadata": metadata,
+                    "eventVersion": "0",
+                }
+            )
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def ground_truth(path: Path, labels: dict[str, str], encoding: str = "CSV") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "groundTruthData": {"data": data, "encoding": encoding},
+                    "eventMetadata": {"eventId": key},
+                    "eventVersion": "0",
+                }
+            )
+            + "\n"
+            for key, data in labels.items()
+        )
+    )
+
+
+def test_model_quality_merges_ground_truth_on_inference_id_else_event_id(tmp_path):
+    statistics, constraints = baseline(pd.DataFrame({"x": np.linspace(0, 1, 200)}))
+    environment = job_environment(tmp_path, statistics, constraints)
+    (tmp_path / "quality.json").write_text(
+        json.dumps(
+            {
+                "version": 0.0,
+                "binary_classification_constraints": {
+                    "accuracy": {"threshold": 0.9, "comparison_operator": "LessThanThreshold"}
+                },
+            }
+        )
+    )
+    environment |= {
+        "ground_truth_source": str(tmp_path / "groundtruth"),
+        "problem_type": "binary_classification",
+        "target_column": "label",
+        "model_quality_constraints": str(tmp_path / "quality.json"),
+        "sensitive_columns": json.dumps(["group"]),
+    }
+    records = [
+        # one request of two rows, keyed by its InferenceId: labels come as a CSV pair
+        {"inferenceId": "i-1", "eventId": "e-1", "scores": [0.2, 0.8],
+         "rows": [{"x": 0.1, "group": "a"}, {"x": 0.9, "group": "b"}]},
+        # no InferenceId: its eventId is the key; the label comes JSON-encoded
+        {"eventId": "e-2", "rows": [{"x": 0.2, "group": "a"}], "scores": [0.7]},
+        {"eventId": "e-3", "rows": [{"x": 0.3, "group": "b"}], "scores": [0.1]},
+        {"eventId": "e-4", "rows": [{"x": 0.4, "group": "a"}], "scores": [0.9]},  # no label yet
+    ]  # fmt: skip
+    labelled_capture(tmp_path / "endpointdata" / "ep" / "v" / "2026/12/05/10" / "a.jsonl", records)
+    ground_truth(tmp_path / "groundtruth" / "2026/12/05/10" / "a.jsonl", {"i-1": "0,1", "e-3": "0"})
+    ground_truth(tmp_path / "groundtruth" / "2026/12/05/11" / "b.jsonl", {"e-2": "0"}, "JSON")
+
+    found = monitor.run(environment, tmp_path / "metrics")
+
+    # 4 of 5 rows labelled; the score 0.7 for a 0 is the one mistake at 0.5
+    quality = json.loads((tmp_path / "result" / "model_quality" / "statistics.json").read_text())
+    assert quality["dataset"]["item_count"] == 4 == found["labelled"]
+    metrics = quality["binary_classification_metrics"]
+    assert metrics["accuracy"]["value"] == 0.75
+    assert metrics["confusion_matrix"] == {"0": {"0": 2, "1": 1}, "1": {"0": 0, "1": 1}}
+    (violation,) = found["quality_violations"]
+    assert violation["metric_name"] == "accuracy"
+    assert violation["constraint_check_type"] == "LessThanThreshold"
+    assert "0.75" in violation["description"] and "'0.9'" in violation["description"]
+    written = json.loads(
+        (tmp_path / "result" / "model_quality" / "constraint_violations.json").read_text()
+    )
+    assert written["violations"] == found["quality_violations"]
+    # the labelled rows, as the raw table holds them: features, sensitive columns, the label
+    rows = pd.read_csv(tmp_path / "result" / monitor.LABELLED_FILE)
+    assert list(rows.columns) == ["x", "group", "label"]
+    assert rows.to_dict("list") == {
+        "x": [0.1, 0.9, 0.2, 0.3],
+        "group": ["a", "b", "a", "b"],
+        "label": [0, 1, 0, 0],
+    }
+    model_metrics = json.loads(
+        (tmp_path / "result" / "model_quality" / monitor.METRICS_FILE).read_text()
+    )
+    assert model_metrics["Namespace"] == monitor.QUALITY_NAMESPACE
+    accuracy = next(d for d in model_metrics["MetricData"] if d["MetricName"] == "accuracy")
+    assert accuracy["Value"] == 0.75
+
+
+def test_without_any_label_yet_model_quality_says_so_and_flags_nothing(tmp_path, capsys):
+    statistics, constraints = baseline(pd.DataFrame({"x": np.linspace(0, 1, 200)}))
+    environment = job_environment(tmp_path, statistics, constraints) | {
+        "ground_truth_source": str(tmp_path / "groundtruth"),
+        "problem_type": "regression",
+        "target_column": "value",
+    }
+    labelled_capture(
+        tmp_path / "endpointdata" / "ep" / "v" / "2026/12/05/10" / "a.jsonl",
+        [{"eventId": "e-1", "rows": [{"x": 0.5}], "scores": [3.0]}],
+    )
+
+    found = monitor.run(environment, tmp_path / "metrics")
+
+    assert found["labelled"] == 0 and found["quality_violations"] == []
+    assert "no captured row has ground truth yet" in capsys.readouterr().out
+    assert not (tmp_path / "result" / "model_quality" / "statistics.json").exists()
+    with pytest.raises(monitor.MonitoringError, match="problem_type and target_column"):
+        monitor.run({k: v for k, v in environment.items() if k != "target_column"})
+
+
+def test_the_report_shows_each_feature_against_its_baseline_and_each_violation(tmp_path):
+    table = pd.DataFrame({"x": np.linspace(0, 1, 500), "c": ["a", "b"] * 250})
+    statistics, constraints = baseline(table)
+    environment = job_environment(tmp_path, statistics, constraints)
+    rows = "\n".join(json.dumps({"x": round(v, 3), "c": "z"}) for v in np.linspace(0.6, 1.6, 200))
+    capture(
+        tmp_path / "endpointdata" / "ep" / "AllTraffic" / "2026/12/05/10" / "a.jsonl",
+        [(START + timedelta(minutes=1), "application/jsonlines", "JSON", rows)],
+    )
+
+    found = monitor.run(environment, tmp_path / "metrics")
+
+    report = (tmp_path / "result" / monitor.REPORT_FILE).read_text()
+    assert report.startswith("<!doctype html>") and "<script" not in report
+    assert "200 captured rows" in report and report.count("<svg") == 2
+    for violation in found["violations"]:
+        assert html.escape(violation["description"]) in report
+    assert f"{found['distances']['x']:.4f}" in report
+    assert "200 values the baseline never saw" in report  # c is always "z" now
+    assert "0 below and 120 above the baseline&#x27;s range" in report
