@@ -19,6 +19,7 @@ What each column gets, as Model Monitor does it:
 
 import copy
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,135 @@ def compute_statistics(df: pd.DataFrame) -> dict:
         "dataset": {"item_count": len(df)},
         "features": [_feature_statistics(str(name), df[name]) for name in df.columns],
     }
+
+
+def merge_statistics(first: dict, second: dict) -> dict:
+    """``statistics.json`` of two parts of a table as one: counts, sums, means, standard
+    deviations, extremes and category counts as one pass over the whole gives them; the KLL
+    sketches merge level by level (a sketch of the whole, within its error), and the numeric
+    buckets are counted again from it."""
+    features = {f["name"]: f for f in first["features"]}
+    merged = []
+    for feature in [
+        *first["features"],
+        *(f for f in second["features"] if f["name"] not in features),
+    ]:
+        other = next((f for f in second["features"] if f["name"] == feature["name"]), None)
+        mine = features.get(feature["name"])
+        merged.append(
+            _merged_feature(mine, other) if mine and other else copy.deepcopy(mine or other)
+        )
+    return {
+        "version": first.get("version", 0.0),
+        "dataset": {"item_count": first["dataset"]["item_count"] + second["dataset"]["item_count"]},
+        "features": merged,
+    }
+
+
+def _merged_feature(first: dict, second: dict) -> dict:
+    kinds = {first["inferred_type"], second["inferred_type"]} - {"Unknown"}
+    if not kinds:
+        return copy.deepcopy(first)
+    if kinds <= {"Integral", "Fractional"}:
+        a = first.get("numerical_statistics") or _empty_numbers(first)
+        b = second.get("numerical_statistics") or _empty_numbers(second)
+        n_a, n_b = a["common"]["num_present"], b["common"]["num_present"]
+        n = n_a + n_b
+        mean = (a["sum"] + b["sum"]) / n
+        variance = (
+            n_a * (a["std_dev"] ** 2 + (a["mean"] - mean) ** 2)
+            + n_b * (b["std_dev"] ** 2 + (b["mean"] - mean) ** 2)
+        ) / n
+        levels = [
+            list(x) + list(y)
+            for x, y in _zip_longest(
+                a["distribution"]["kll"]["sketch"]["data"],
+                b["distribution"]["kll"]["sketch"]["data"],
+            )
+        ]
+        low, high = min(a["min"], b["min"]), max(a["max"], b["max"])
+        return {
+            "name": first["name"],
+            "inferred_type": "Integral" if kinds == {"Integral"} else "Fractional",
+            "numerical_statistics": {
+                "common": {
+                    "num_present": n,
+                    "num_missing": a["common"]["num_missing"] + b["common"]["num_missing"],
+                },
+                "mean": mean,
+                "sum": a["sum"] + b["sum"],
+                "std_dev": math.sqrt(variance),
+                "min": low,
+                "max": high,
+                "distribution": {
+                    "kll": {
+                        "buckets": _sketch_buckets(levels, low, high),
+                        "sketch": {"parameters": {"c": KLL_C, "k": float(KLL_K)}, "data": levels},
+                    }
+                },
+            },
+        }
+    a = first.get("string_statistics") or first["numerical_statistics"]
+    b = second.get("string_statistics") or second["numerical_statistics"]
+    counts: dict[str, int] = {}
+    for bucket in [
+        *a.get("distribution", {}).get("categorical", {}).get("buckets", []),
+        *b.get("distribution", {}).get("categorical", {}).get("buckets", []),
+    ]:
+        counts[bucket["value"]] = counts.get(bucket["value"], 0) + bucket["count"]
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return {
+        "name": first["name"],
+        "inferred_type": "String",
+        "string_statistics": {
+            "common": {
+                key: a["common"][key] + b["common"][key] for key in ("num_present", "num_missing")
+            },
+            "distinct_count": float(len(counts)),
+            "distribution": {
+                "categorical": {
+                    "buckets": [
+                        {"value": value, "count": count}
+                        for value, count in ordered[:MAX_CATEGORIES]
+                    ]
+                }
+            },
+        },
+    }
+
+
+def _empty_numbers(feature: dict) -> dict:
+    common = (feature.get("string_statistics") or feature["numerical_statistics"])["common"]
+    return {
+        "common": common,
+        "mean": 0.0,
+        "sum": 0.0,
+        "std_dev": 0.0,
+        "min": math.inf,
+        "max": -math.inf,
+        "distribution": {"kll": {"buckets": [], "sketch": {"data": []}}},
+    }
+
+
+def _zip_longest(first: list, second: list) -> list[tuple[list, list]]:
+    size = max(len(first), len(second))
+    return [
+        (first[i] if i < len(first) else [], second[i] if i < len(second) else [])
+        for i in range(size)
+    ]
+
+
+def _sketch_buckets(levels: list[list[float]], low: float, high: float) -> list[dict]:
+    """``BUCKETS`` equal-width buckets from ``low`` to ``high``, counted from a sketch."""
+    items = np.concatenate([np.asarray(level, dtype="float64") for level in levels])
+    weights = np.concatenate([np.full(len(level), 2.0**h) for h, level in enumerate(levels)])
+    edges = np.linspace(low, high, BUCKETS + 1)
+    index = np.clip(np.searchsorted(edges, items, side="right") - 1, 0, BUCKETS - 1)
+    counts = np.bincount(index, weights=weights, minlength=BUCKETS)
+    return [
+        {"lower_bound": float(lower), "upper_bound": float(upper), "count": int(round(count))}
+        for lower, upper, count in zip(edges[:-1], edges[1:], counts, strict=True)
+    ]
 
 
 def suggest_constraints(statistics: dict) -> dict:

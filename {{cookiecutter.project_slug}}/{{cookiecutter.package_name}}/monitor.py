@@ -30,6 +30,11 @@ overrides of the thresholds come from ``monitoringConfigOverrides`` in a feature
 
 An interval with no captured record writes ``statistics.json`` with ``item_count`` 0 and no
 violations, and says so: nothing to check is not a failure.
+
+Beside Model Monitor's files the job writes ``report.html``, ``labelled.csv`` (the rows ground
+truth labels, for retraining) and ``window_summary.json``: the counts every check and distance is
+read from, which add up, so the summaries of a window's shards merge (:func:`merge`) into the
+same verdict as one pass over the whole (and ``baseline.merge_statistics`` the statistics).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ COMPLETENESS_Z = 1.96
 METRICS_DIR = Path("/opt/ml/output/metrics/cloudwatch")
 METRICS_FILE = "cloudwatch_metrics.json"
 REPORT_FILE = "report.html"
+SUMMARY_FILE = "window_summary.json"
 #: The window's rows that have ground truth, with their label: what a drift-started run adds.
 LABELLED_FILE = "labelled.csv"
 #: The namespace of AWS's drift sample (amazon-sagemaker-drift-detection) alarms on.
@@ -221,18 +227,33 @@ def _moment(text: str) -> datetime:
 
 def linf_numeric(baseline_feature: dict, values: np.ndarray) -> float:
     """Largest gap between the baseline's cumulative distribution (its KLL sketch) and that of
-    ``values``, over every point: the window is sorted once and read at the sketch's items.
+    ``values``, over every point: the window is sorted once and read at the sketch's items."""
+    at, below = numeric_counts(baseline_feature, values)
+    return linf_from_counts(baseline_feature, at, below, len(values))
+
+
+def numeric_counts(baseline_feature: dict, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many of ``values`` are at or below, and below, each of the baseline sketch's items."""
+    items, _ = _sketch_items(
+        baseline_feature["numerical_statistics"]["distribution"]["kll"]["sketch"]
+    )
+    ordered = np.sort(values)
+    return np.searchsorted(ordered, items, side="right"), np.searchsorted(
+        ordered, items, side="left"
+    )
+
+
+def linf_from_counts(baseline_feature: dict, at, below, n: int) -> float:
+    """The numeric L∞ from the window's counts at the sketch's items (:func:`numeric_counts`).
 
     The baseline's distribution only steps at its items, so between two items the gap is
     largest at either end: at an item (the shares at or below it) or just before it (the
     baseline's share below it against the window's share below it)."""
-    statistics = baseline_feature["numerical_statistics"]
-    items, weights = _sketch_items(statistics["distribution"]["kll"]["sketch"])
+    sketch = baseline_feature["numerical_statistics"]["distribution"]["kll"]["sketch"]
+    _, weights = _sketch_items(sketch)
     baseline_at = np.cumsum(weights) / weights.sum()
     baseline_below = np.concatenate([[0.0], baseline_at[:-1]])
-    ordered = np.sort(values)
-    current_at = np.searchsorted(ordered, items, side="right") / len(ordered)
-    current_below = np.searchsorted(ordered, items, side="left") / len(ordered)
+    current_at, current_below = np.asarray(at) / n, np.asarray(below) / n
     return float(
         max(
             np.max(np.abs(baseline_at - current_at)), np.max(np.abs(baseline_below - current_below))
@@ -254,10 +275,17 @@ def _sketch_items(sketch: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def linf_categorical(baseline_feature: dict, values: pd.Series) -> float:
     """Largest gap between the baseline's and the current frequency of any category."""
+    counts = values.astype(str).value_counts().to_dict()
+    return linf_categorical_counts(baseline_feature, counts)
+
+
+def linf_categorical_counts(baseline_feature: dict, counts: dict[str, int]) -> float:
+    """The categorical L∞ from the window's count of each value."""
     buckets = baseline_feature["string_statistics"]["distribution"]["categorical"]["buckets"]
     total = sum(bucket["count"] for bucket in buckets)
     baseline = {bucket["value"]: bucket["count"] / total for bucket in buckets}
-    current = values.astype(str).value_counts(normalize=True).to_dict()
+    seen = sum(counts.values())
+    current = {value: count / seen for value, count in counts.items()}
     return float(
         max(abs(baseline.get(key, 0.0) - current.get(key, 0.0)) for key in baseline | current)
     )
@@ -277,6 +305,82 @@ def check(
     """The violations of ``baseline_constraints`` by ``current`` (the values as sent), and each
     feature's drift; ``sensitive`` columns are left to bias monitoring. With
     ``evaluate_constraints`` disabled, the distances are measured and nothing is flagged."""
+    window = summarize(current, baseline_statistics, baseline_constraints)
+    return verdict(window, baseline_statistics, baseline_constraints, sensitive)
+
+
+def summarize(current: pd.DataFrame, baseline_statistics: dict, baseline_constraints: dict) -> dict:
+    """The counts of the window every check and distance is read from: per baseline feature
+    its rows, values present, values not of its type, and the window's cumulative counts at the
+    baseline sketch's items (numbers) or each value's count (strings). Counts add up, so the
+    summaries of a window's parts (a multi-instance job's shards) merge (:func:`merge`) into the
+    summary of the whole, and give the same verdict."""
+    statistics = {f["name"]: f for f in baseline_statistics["features"]}
+    features = {}
+    for constraint in baseline_constraints["features"]:
+        name = constraint["name"]
+        if name not in current.columns:
+            continue
+        column = current[name]
+        present = column.dropna()
+        entry = {"rows": len(column), "present": len(present)}
+        if constraint["inferred_type"] in NUMERIC:
+            numbers = pd.to_numeric(present, errors="coerce")
+            wrong = numbers.isna()
+            if constraint["inferred_type"] == "Integral":
+                wrong |= numbers.notna() & (numbers != np.round(numbers))
+            values = numbers[~numbers.isna()].to_numpy(dtype="float64")
+            entry |= {"wrong": int(wrong.sum()), "numbers": len(values)}
+            if name in statistics and "numerical_statistics" in statistics[name]:
+                at, below = numeric_counts(statistics[name], values)
+                entry |= {"at": at.tolist(), "below": below.tolist()}
+        elif constraint["inferred_type"] == "String":
+            entry["counts"] = {
+                str(k): int(v) for k, v in present.astype(str).value_counts().items()
+            }
+        features[name] = entry
+    return {
+        "rows": len(current),
+        "columns": [str(c) for c in current.columns],
+        "features": features,
+    }
+
+
+def merge(first: dict, second: dict) -> dict:
+    """The summary of two parts of a window as one (a feature a part lacks is missing there)."""
+    features = {}
+    for name in dict.fromkeys([*first["features"], *second["features"]]):
+        parts = [part["features"].get(name) for part in (first, second)]
+        rows = sum(
+            e["rows"] if e else part["rows"] for e, part in zip(parts, (first, second), strict=True)
+        )
+        present = [e for e in parts if e]
+        entry = {"rows": rows}
+        for key in ("present", "wrong", "numbers"):
+            if any(key in e for e in present):
+                entry[key] = sum(e.get(key, 0) for e in present)
+        for key in ("at", "below"):
+            arrays = [np.asarray(e[key]) for e in present if key in e]
+            if arrays:
+                entry[key] = np.sum(arrays, axis=0).tolist()
+        if any("counts" in e for e in present):
+            counts: dict[str, int] = {}
+            for e in present:
+                for value, count in e.get("counts", {}).items():
+                    counts[value] = counts.get(value, 0) + count
+            entry["counts"] = counts
+        features[name] = entry
+    columns = list(dict.fromkeys([*first["columns"], *second["columns"]]))
+    return {"rows": first["rows"] + second["rows"], "columns": columns, "features": features}
+
+
+def verdict(
+    window: dict,
+    baseline_statistics: dict,
+    baseline_constraints: dict,
+    sensitive: tuple[str, ...] = (),
+) -> tuple[list[dict], dict[str, float]]:
+    """The violations and distances a window's summary (:func:`summarize`) shows."""
     config = baseline_constraints.get("monitoring_config", {})
     statistics = {f["name"]: f for f in baseline_statistics["features"]}
     constraints = {f["name"]: f for f in baseline_constraints["features"]}
@@ -290,10 +394,10 @@ def check(
                 {"feature_name": feature, "constraint_check_type": kind, "description": description}
             )
 
-    missing = [name for name in constraints if name not in current.columns]
+    missing = [name for name in constraints if name not in window["columns"]]
     for name in missing:
         flag(name, "missing_column_check", f"Column {name} is in the baseline but not in the data")
-    for name in current.columns:
+    for name in window["columns"]:
         if name not in constraints and name not in sensitive:
             flag(name, "extra_column_check", f"Column {name} is in the data but not the baseline")
     distances: dict[str, float] = {}
@@ -301,26 +405,22 @@ def check(
         if name in missing:
             continue
         settings = _settings(config, constraint)
-        column = current[name]
-        present = column.dropna()
-        completeness = len(present) / len(column) if len(column) else 0.0
+        entry = window["features"][name]
+        rows, present = entry["rows"], entry["present"]
+        completeness = present / rows if rows else 0.0
         expected = constraint.get("completeness", 0.0)
         # a window of m rows falls short of the baseline's share by chance: allow that much
-        allowed = expected - COMPLETENESS_Z * math.sqrt(expected * (1 - expected) / len(column))
+        allowed = expected - COMPLETENESS_Z * math.sqrt(expected * (1 - expected) / rows)
         if completeness < allowed - 1e-12:
             flag(
                 name,
                 "completeness_check",
                 f"Data completeness {completeness:.4g} is below the baseline's {expected:.4g} "
-                f"by more than chance in {len(column)} rows ({allowed:.4g})",
+                f"by more than chance in {rows} rows ({allowed:.4g})",
             )
         kind = constraint["inferred_type"]
-        if kind in NUMERIC and len(present):
-            numbers = pd.to_numeric(present, errors="coerce")
-            wrong = numbers.isna()
-            if kind == "Integral":
-                wrong |= numbers.notna() & (numbers != np.round(numbers))
-            share = float(wrong.mean())
+        if kind in NUMERIC and present:
+            share = entry["wrong"] / present
             if share > settings["datatype_check_threshold"]:
                 flag(
                     name,
@@ -328,21 +428,24 @@ def check(
                     f"Data type mismatch: {share:.4g} of the values are not {kind} "
                     f"(threshold {settings['datatype_check_threshold']:g})",
                 )
-            values = numbers[~numbers.isna()].to_numpy(dtype="float64")
-            if len(values) and name in statistics:
+            if entry["numbers"] and "at" in entry:
                 distances[name] = _drift(
-                    linf_numeric(statistics[name], values),
+                    linf_from_counts(
+                        statistics[name], entry["at"], entry["below"], entry["numbers"]
+                    ),
                     statistics[name]["numerical_statistics"]["common"]["num_present"],
-                    len(values),
+                    entry["numbers"],
                     settings,
                     settings["comparison_threshold"],
                     name,
                     flag,
                 )
-        elif kind == "String" and len(present):
+        elif kind == "String" and present:
+            counts = entry["counts"]
             domain = constraint.get("string_constraints", {}).get("domains")
             if domain is not None:
-                unknown = float((~present.astype(str).isin(domain)).mean())
+                known = set(domain)
+                unknown = sum(c for v, c in counts.items() if v not in known) / present
                 if unknown > settings["domain_content_threshold"]:
                     flag(
                         name,
@@ -358,9 +461,9 @@ def check(
                         "LInfinity"
                     )
                 distances[name] = _drift(
-                    linf_categorical(statistics[name], present),
+                    linf_categorical_counts(statistics[name], counts),
                     statistics[name]["string_statistics"]["common"]["num_present"],
-                    len(present),
+                    present,
                     settings,
                     settings["categorical_comparison_threshold"],
                     name,
@@ -593,7 +696,10 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
         )
         (output / "constraint_violations.json").write_text(json.dumps({"violations": []}) + "\n")
         return {"records": 0, "violations": [], "distances": {}, "message": message}
-    violations, distances = check(sent, statistics, constraints, sensitive)
+    window = summarize(sent, statistics, constraints)
+    violations, distances = verdict(window, statistics, constraints, sensitive)
+    # the counts the verdict was read from: a sharded job's instances' summaries merge (merge)
+    (output / SUMMARY_FILE).write_text(json.dumps(window) + "\n")
     (output / "constraint_violations.json").write_text(
         json.dumps({"violations": violations}, indent=2) + "\n"
     )

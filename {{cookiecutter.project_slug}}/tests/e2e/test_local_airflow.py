@@ -1,5 +1,6 @@
-"""The DAGs under a real Airflow: every way a training run starts, its reports in the UI, and
-the pull request an approval opens through the promotion DAG's asset watcher.
+"""The DAGs under a real Airflow: every way a training run starts, its reports in the UI, the
+pull request an approval opens through the promotion DAG's asset watcher, and the training run
+drift queues through the monitoring DAG's asset event.
 
 One stack serves every test (see ``conftest.py``). Runs of the DAG never overlap
 (``max_active_runs=1``), so each test starts its run as soon as the one before is done: the REST
@@ -12,22 +13,26 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
 
+from ci.promote import cli as promote_cli
 from {{ cookiecutter.package_name }}_pipeline.github import AppCredentials, GitHub
+from {{ cookiecutter.package_name }}_pipeline.pins import PINS_FOLDER
 
 from tests.e2e.support import RUN_TIMEOUT, parse_time, wait_for
 from tests.support import PROJECT_ROOT, register_bare_version
+from tools import traffic
 from tools.airflow_env import ADMIN_PASSWORD, ADMIN_USER
 from tools.local_airflow import GITHUB_APP_ID
-from tools.local_run import generate_sample_data
+from tools.local_run import generate_sample_data, prepare_accounts, read_summary
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -257,3 +262,74 @@ def test_an_approval_opens_one_pull_request_through_the_asset_watcher(airflow):
     )
     airflow.wait_until_succeeded(again[0]["dag_run_id"], dag_id=promotion)
     assert len(github.pull_requests(branch)) == 1
+
+
+def test_drift_the_monitoring_dag_finds_queues_exactly_one_training_run_that_says_why(
+    airflow, rest_run, tmp_path
+):
+    """The version the REST run registered, applied to staging and sent drifted traffic; the
+    monitoring DAG (triggered for that window) emits the drift event, on which the scheduler
+    queues one training run of its own accord: it learns from the window's labelled rows."""
+    cfg, aws = airflow.config, airflow.aws
+    run, _ = rest_run
+    package = read_summary(aws, run["dag_run_id"])["model_package_arn"]
+    sagemaker = aws.client("sagemaker")
+    sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+    sha = sagemaker.describe_model_package(ModelPackageName=package)["CustomerMetadataProperties"][
+        "model_artifact_sha256"
+    ]
+    prepare_accounts(aws.endpoint_url)
+    # the merged pin, as the bundle deployed after the merge ships it
+    pins = cfg.path.parent / PINS_FOLDER
+    pin = pins / "staging.toml"
+    pin.write_text(
+        pin.read_text().replace("wait_seconds = 300", "wait_seconds = 0")
+        + f'\n[[variants]]\nname = "primary"\npackage = "{package}"\nmodel_sha256 = "{sha}"\n'
+        'instance_type = "ml.m5.large"\ninstance_count = 1\n'
+    )
+    saved = {key: os.environ.get(key) for key in ("AWS_ENDPOINT_URL", "PIPELINE_PINS")}
+    os.environ.update(AWS_ENDPOINT_URL=aws.endpoint_url, PIPELINE_PINS=str(pins))
+    try:
+        assert promote_cli.main(["--pins", str(pins), "apply", "--env", "staging"]) == 0
+        os.environ.pop("AWS_ENDPOINT_URL")
+        start = datetime.now(UTC) - timedelta(seconds=1)
+        sent = traffic.main(
+            [
+                *("--env", "staging", "--rows", "300", "--labels", "--wait", "60"),
+                *("--shift", "monthly_charges=60", "--shift", "support_calls=2"),
+            ],
+            aws.endpoint_url,
+        )
+        assert sent == 0
+        end = datetime.now(UTC) + timedelta(seconds=1)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    before = {r["dag_run_id"] for r in airflow.runs("asset_triggered")}
+    monitoring = f"{cfg.package}_monitoring"
+    window = {"start_time": start.isoformat(), "end_time": end.isoformat()}
+    created = airflow.api.post(
+        f"/dags/{monitoring}/dagRuns", {"logical_date": None, "conf": window}
+    )
+    airflow.wait_until_succeeded(created["dag_run_id"], dag_id=monitoring)
+
+    def drift_runs() -> list[dict]:
+        return [r for r in airflow.runs("asset_triggered") if r["dag_run_id"] not in before]
+
+    (queued,) = wait_for(drift_runs, 120, "the training run the drift event queues")
+    airflow.wait_until_succeeded(queued["dag_run_id"])
+    time.sleep(10)  # a second run would have been queued by now
+    assert len(drift_runs()) == 1
+    summary = read_summary(aws, queued["dag_run_id"])
+    assert "monthly_charges, support_calls" in summary["started_by"]
+    assert summary["labelled_capture"][0].startswith(f"{cfg.artifact_root}/data/feedback/staging/")
+    # the check's report is a button in the UI, served by the reports app
+    run_path = f"/dags/{monitoring}/dagRuns/{quote(created['dag_run_id'], safe='')}"
+    links = airflow.api.get(f"{run_path}/taskInstances/monitor_endpoint.check/links", map_index=0)[
+        "extra_links"
+    ]
+    status, _, page = http_get(airflow.url + links["Monitoring report"], airflow.api.token())
+    assert status == 200 and "<h1>Monitoring: " in page and "monthly_charges" in page

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import monitor
-from {{ cookiecutter.package_name }}.baseline import compute_statistics, suggest_constraints
+from {{ cookiecutter.package_name }}.baseline import compute_statistics, merge_statistics, suggest_constraints
 
 START = datetime(2026, 12, 5, 10, tzinfo=UTC)
 
@@ -486,3 +486,75 @@ def test_the_report_shows_each_feature_against_its_baseline_and_each_violation(t
     assert f"{found['distances']['x']:.4f}" in report
     assert "200 values the baseline never saw" in report  # c is always "z" now
     assert "0 below and 120 above the baseline&#x27;s range" in report
+
+
+def test_two_shards_of_the_capture_merged_give_one_pass_verdict_and_statistics(tmp_path):
+    """As a multi-instance job on AWS reads the capture (its files sharded by S3 key)."""
+    rng = np.random.default_rng(3)
+    train = pd.DataFrame(
+        {
+            "x": rng.normal(0, 1, 2000),
+            "n": rng.integers(0, 9, 2000),
+            "c": rng.choice(["a", "b", "c"], 2000),
+        }
+    )
+    statistics, constraints = baseline(train)
+    shards = []
+    for index, (shift, kinds) in enumerate([(0.0, ["a", "b"]), (0.8, ["b", "c", "z"])]):
+        rows = [
+            {"x": float(v) if i % 17 else None, "n": int(k), "c": str(rng.choice(kinds))}
+            for i, (v, k) in enumerate(
+                zip(rng.normal(shift, 1, 400), rng.integers(0, 12, 400), strict=True)
+            )
+        ]
+        if index:  # the second shard's requests also lack a feature now and then
+            for row in rows[::5]:
+                del row["n"]
+        folder = tmp_path / f"shard-{index}"
+        text = "\n".join(json.dumps(row) for row in rows)
+        capture(
+            folder / "ep" / "AllTraffic" / "2026/12/05/10" / "a.jsonl",
+            [(START + timedelta(minutes=1), "application/jsonlines", "JSON", text)],
+        )
+        shards.append(folder)
+    whole = tmp_path / "whole"
+    for folder in shards:
+        for path in folder.rglob("*.jsonl"):
+            target = whole / path.relative_to(folder).with_name(f"{folder.name}.jsonl")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(path.read_text())
+    end = START + timedelta(hours=1)
+
+    def read(folder):
+        sent = monitor.read_capture(folder, START, end, ["x", "n", "c"])
+        return sent, monitor.typed(sent, statistics)
+
+    parts = [read(folder) for folder in shards]
+    sent, current = read(whole)
+
+    one_pass = monitor.verdict(
+        monitor.summarize(sent, statistics, constraints), statistics, constraints
+    )
+    merged = monitor.merge(*(monitor.summarize(part, statistics, constraints) for part, _ in parts))
+    assert monitor.verdict(merged, statistics, constraints) == one_pass
+    assert {v["constraint_check_type"] for v in one_pass[0]} >= {
+        "baseline_drift_check",
+        "categorical_values_check",
+    }
+    together = compute_statistics(current)
+    combined = merge_statistics(*(compute_statistics(typed) for _, typed in parts))
+    assert combined["dataset"] == together["dataset"]
+    for mine, theirs in zip(combined["features"], together["features"], strict=True):
+        assert mine["name"] == theirs["name"] and mine["inferred_type"] == theirs["inferred_type"]
+        kind = "numerical_statistics" if "numerical_statistics" in theirs else "string_statistics"
+        a, b = mine[kind], theirs[kind]
+        assert a["common"] == b["common"]
+        if kind == "string_statistics":
+            assert a["distribution"] == b["distribution"]
+            assert a["distinct_count"] == b["distinct_count"]
+            continue
+        for key in ("mean", "sum", "std_dev", "min", "max"):
+            assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-12), key
+        sketch = a["distribution"]["kll"]["sketch"]["data"]
+        weight = sum(len(level) * 2**height for height, level in enumerate(sketch))
+        assert weight == b["common"]["num_present"]
