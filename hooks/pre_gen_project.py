@@ -43,7 +43,7 @@ PROJECT_MODULES = frozenset(
         "airflow", "attrs", "boto3", "botocore", "cfnlint", "cryptography", "fastapi",
         "great_expectations", "gunicorn", "mlflow", "moto", "numpy", "pandas", "playwright",
         "jwt", "openapi_schema_validator", "psutil", "pyarrow", "pytest", "regex", "requests",
-        "sagemaker", "sagemaker_training",
+        "sagemaker", "sagemaker_training", "sqlalchemy",
         "scipy", "shap", "sklearn", "test", "werkzeug", "xgboost", "yaml",
         # script mode and the model server import the package's modules by their own names
         # (train.py: features; serve: inference)

@@ -24,8 +24,8 @@ account; alarms and alerts on what it finds; and, when drift meets the rule in `
   environment, endpoint, interval, features, report, labelled rows), at most once per
   `cooldown_hours`; otherwise it is skipped, saying why.
 
-**Runs** on `[monitoring] schedule`, over the interval that just ended; by hand with
-`start_time`/`end_time` for any window (the last hour, say).
+**Runs** on `[monitoring] schedule` (`none`: by hand only), over the interval that just ended;
+by hand with `start_time`/`end_time` for any window (the last hour, say).
 """
 
 from __future__ import annotations
@@ -48,7 +48,12 @@ with DAG(
     dag_id=f"{config.package}_monitoring",
     description="Model Monitor's checks of the endpoints' capture; drift retrains",
     doc_md=__doc__,
-    schedule=CronDataIntervalTimetable(config.monitoring.schedule, timezone="UTC"),
+    # "none": by hand only, for a window given as params
+    schedule=(
+        None
+        if config.monitoring.schedule == "none"
+        else CronDataIntervalTimetable(config.monitoring.schedule, timezone="UTC")
+    ),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,  # the cool-down reads the drift events the last run emitted
@@ -104,7 +109,8 @@ with DAG(
 
         return alert(check.output)
 
-    @task(inlets=[drift], outlets=[drift], trigger_rule="none_failed")
+    # all_done: an endpoint whose check failed (its run fails too) does not hold back another's
+    @task(inlets=[drift], outlets=[drift], trigger_rule="all_done")
     def retrain(results: list[dict], **context) -> dict:
         """Emit the drift event when violations meet the rule, outside the cool-down."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -123,8 +129,8 @@ with DAG(
         found = next(
             r
             for r in results
-            if r["target"]["endpoint"] == extra["endpoint"]
-            and r["target"]["environment"] == extra["environment"]
+            if (r["target"]["environment"], r["target"]["endpoint"], r["target"]["variant"])
+            == (extra["environment"], extra["endpoint"], extra["variant"])
         )
         if config.monitoring.retrain_on_labelled_capture and found.get("labelled"):
             destination = monitoring.feedback_uri(config, extra)

@@ -31,6 +31,9 @@ def stack_parameters(config, environment=None) -> list[dict]:
         "RawDataQueueName": config.data.raw_data_queue,
         "ApprovalEventsQueueName": config.registry.approval_events_queue,
         "TopicName": config.notifications.topic_name,
+        "MetricNamespaces": ",".join(
+            [config.monitoring.metric_namespace, config.monitoring.quality_metric_namespace]
+        ),
         "SageMakerRoleName": env.role_name,
         "ModelPackageGroupName": config.registry.model_package_group,
         "ProblemType": kind["problem_type"],
@@ -78,6 +81,9 @@ def promotion_parameters(
         "DeployRoleName": targets["staging"].deploy_role_name,
         "WatchRoleName": targets["staging"].watch_role_name,
         "TopicName": config.notifications.topic_name,
+        "MetricNamespaces": ",".join(
+            [config.monitoring.metric_namespace, config.monitoring.quality_metric_namespace]
+        ),
         "ImageRepositoryName": "" if target else image_repository(source),
     }
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]

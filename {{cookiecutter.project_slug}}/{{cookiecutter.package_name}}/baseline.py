@@ -57,9 +57,10 @@ def compute_statistics(df: pd.DataFrame) -> dict:
 
 def merge_statistics(first: dict, second: dict) -> dict:
     """``statistics.json`` of two parts of a table as one: counts, sums, means, standard
-    deviations, extremes and category counts as one pass over the whole gives them; the KLL
-    sketches merge level by level (a sketch of the whole, within its error), and the numeric
-    buckets are counted again from it."""
+    deviations, extremes and category counts as one pass over the whole gives them (categories
+    exactly while each part lists all of its, up to ``MAX_CATEGORIES``); the KLL sketches merge
+    level by level (a sketch of the whole, within its error), and the numeric buckets are
+    counted again from it."""
     features = {f["name"]: f for f in first["features"]}
     merged = []
     for feature in [
@@ -87,6 +88,12 @@ def _merged_feature(first: dict, second: dict) -> dict:
         b = second.get("numerical_statistics") or _empty_numbers(second)
         n_a, n_b = a["common"]["num_present"], b["common"]["num_present"]
         n = n_a + n_b
+        if not n_a or not n_b:  # one part has no value: the other's numbers are the whole's
+            whole = copy.deepcopy(first if n_a else second)
+            whole["numerical_statistics"]["common"]["num_missing"] = (
+                a["common"]["num_missing"] + b["common"]["num_missing"]
+            )
+            return whole
         mean = (a["sum"] + b["sum"]) / n
         variance = (
             n_a * (a["std_dev"] ** 2 + (a["mean"] - mean) ** 2)

@@ -63,6 +63,9 @@ METRICS_DIR = Path("/opt/ml/output/metrics/cloudwatch")
 METRICS_FILE = "cloudwatch_metrics.json"
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "window_summary.json"
+#: Model quality of the last windows, for the report's "over time" (``model_quality/``).
+HISTORY_FILE = "history.json"
+HISTORY_RUNS = 30
 #: The window's rows that have ground truth, with their label: what a drift-started run adds.
 LABELLED_FILE = "labelled.csv"
 #: The namespace of AWS's drift sample (amazon-sagemaker-drift-detection) alarms on.
@@ -577,6 +580,15 @@ def model_quality(
     known = ~np.isnan(labels) & ~np.isnan(predictions)
     if not known.any():
         return {}, [], "no captured row has ground truth yet: model quality not measured"
+    if problem_type == "binary_classification" and len(np.unique(labels[known])) < 2:
+        return (
+            {},
+            [],
+            (
+                f"the {int(known.sum())} labelled rows hold one class only: model quality not "
+                "measured (AUC is undefined)"
+            ),
+        )
     try:
         if problem_type == "binary_classification":
             values = binary_classification_metrics(labels[known].astype(int), predictions[known])
@@ -710,11 +722,17 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
         "distances": distances,
     }
     quality, quality_violations = None, []
+    history = _history(environment)
     if environment.get("ground_truth_source"):
         quality, quality_violations, found["labelled"] = _model_quality(
             environment, received, columns, quality_constraints, output
         )
         found["quality_violations"] = quality_violations
+        if quality:
+            section = QUALITY_SECTIONS[environment["problem_type"]][0]
+            history = [*history, {"end_time": end.isoformat(), **_scalars(quality[section])}]
+            history = history[-HISTORY_RUNS:]
+            (output / "model_quality" / HISTORY_FILE).write_text(json.dumps(history) + "\n")
     (output / REPORT_FILE).write_text(
         render(
             endpoint=_endpoint(environment),
@@ -727,7 +745,7 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
             violations=violations,
             quality=quality,
             quality_violations=quality_violations,
-            history=json.loads(environment.get("model_quality_history") or "[]"),
+            history=history,
         )
     )
     emit = constraints.get("monitoring_config", {}).get("emit_metrics", "Enabled") == "Enabled"
@@ -741,11 +759,7 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
         _publish(data, namespace, output, metrics_dir, "data-quality")
         if quality:
             section = QUALITY_SECTIONS[environment["problem_type"]][0]
-            scalars = {
-                name: metric["value"]
-                for name, metric in quality[section].items()
-                if isinstance(metric, dict) and "value" in metric and math.isfinite(metric["value"])
-            }
+            scalars = _scalars(quality[section])
             _publish(
                 [_metric(name, value, dimensions, end) for name, value in scalars.items()],
                 environment.get("quality_metric_namespace", QUALITY_NAMESPACE),
@@ -754,6 +768,27 @@ def run(environment: dict[str, str], metrics_dir: Path = METRICS_DIR) -> dict:
                 "model-quality",
             )
     return found
+
+
+def _scalars(metrics: dict) -> dict[str, float]:
+    """The metrics with a finite value (not the curves or the confusion matrix)."""
+    return {
+        name: metric["value"]
+        for name, metric in metrics.items()
+        if isinstance(metric, dict) and "value" in metric and math.isfinite(metric["value"])
+    }
+
+
+def _history(environment: dict[str, str]) -> list[dict]:
+    """Earlier windows' model-quality metrics (``model_quality_history``), oldest first."""
+    path = environment.get("model_quality_history")
+    if not path:
+        return []
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        print(f"model-quality history {path} not read ({error}): starting a new one")
+        return []
 
 
 def _endpoint(environment: dict[str, str]) -> str:

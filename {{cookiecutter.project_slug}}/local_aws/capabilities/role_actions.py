@@ -6,9 +6,10 @@ IAM actions AWS would authorize for it: ``<service prefix>:<Operation>`` for the
 ``HeadObject`` both need ``s3:GetObject``, uploads ``s3:PutObject``), and what AWS checks
 besides: ``kms:GenerateDataKey`` / ``kms:Decrypt`` for objects in a bucket encrypted with a KMS
 key, ``iam:PassRole`` for a SageMaker resource created to run as a role (a model's
-``ExecutionRoleArn``, a job's ``RoleArn``), ``sagemaker:AddTags`` for tags given on creation. ``GET /_local_aws/role-actions``
-answers ``{role ARN: [actions]}``: tests compare them with the roles' policies (every action used
-is granted, nothing granted goes unused). Nothing is refused here: policies are not evaluated.
+``ExecutionRoleArn``, a job's ``RoleArn``), ``sagemaker:AddTags`` for tags given on creation.
+``GET /_local_aws/role-actions`` answers ``{role ARN: [actions]}``: tests compare them with the
+roles' policies (every action used is granted, nothing granted goes unused). Nothing is
+refused here: policies are not evaluated.
 """
 
 from __future__ import annotations

@@ -53,6 +53,10 @@ VIOLATION_CHECKS = (
 )
 
 
+#: Where, below the artifact root, the monitoring DAG keeps drifted windows' labelled rows.
+FEEDBACK_PREFIX = "data/feedback"
+
+
 class ConfigError(ValueError):
     """pipeline.toml is missing, or lacks or contradicts a setting."""
 
@@ -107,6 +111,15 @@ class DataSettings:
     features_suite: str
     sensitive_columns: list[str] = field(default_factory=list)
     sample_rows: int = 10000
+
+    def __post_init__(self):
+        raw, feedback = self.raw_prefix.strip("/") + "/", FEEDBACK_PREFIX + "/"
+        if raw.startswith(feedback) or feedback.startswith(raw):
+            raise ValueError(
+                f"raw_prefix {self.raw_prefix!r} overlaps {FEEDBACK_PREFIX!r}, where monitoring "
+                "keeps labelled capture (which must not start runs of its own): choose a "
+                "raw_prefix beside it, such as data/raw"
+            )
 
 
 @dataclass(frozen=True)
@@ -196,8 +209,11 @@ class MonitoringSettings:
     retrain_min_features: int = 1
     #: Hours after a drift event in which another starts no run.
     cooldown_hours: float = 24.0
-    #: Whether a drift-started run also learns from the drifted window's rows with ground truth.
+    #: Whether runs on the raw data also learn from drifted windows' rows with ground truth.
     retrain_on_labelled_capture: bool = True
+    #: Minutes past a scheduled interval's end before it is checked: SageMaker writes capture
+    #: within minutes of the requests.
+    capture_delay_minutes: float = 10.0
     #: Where the metrics go (REFERENCE: AWS's drift sample's namespace).
     metric_namespace: str = "aws/sagemaker/Endpoints/data-metrics"
     quality_metric_namespace: str = "aws/sagemaker/Endpoints/model-metrics"
@@ -210,8 +226,9 @@ class MonitoringSettings:
                 f"({', '.join(VIOLATION_CHECKS)})"
             )
         _at_least_one(retrain_min_features=self.retrain_min_features)
-        if self.cooldown_hours < 0:
-            raise ValueError(f"cooldown_hours must be 0 or more, not {self.cooldown_hours}")
+        for name in ("cooldown_hours", "capture_delay_minutes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

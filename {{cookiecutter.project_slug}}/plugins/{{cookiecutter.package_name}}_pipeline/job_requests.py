@@ -243,6 +243,7 @@ def evaluation_job(config: PipelineConfig, run: Run) -> dict:
 MONITOR_DIR = "/opt/ml/processing"
 GROUND_TRUTH_DIR = f"{MONITOR_DIR}/groundtruth"
 QUALITY_CONSTRAINTS_DIR = f"{MONITOR_DIR}/baseline/model_quality"
+HISTORY_DIR = f"{MONITOR_DIR}/baseline/history"
 #: SageMaker's limit of a processing job's inputs.
 MAX_INPUTS = 10
 
@@ -263,16 +264,17 @@ def monitoring_job(
     output_uri: str,
     ground_truth: dict[str, str] | None = None,
     quality_constraints_uri: str | None = None,
+    history_uri: str | None = None,
     environment: Environment | None = None,
 ) -> dict:
     """The monitor (``<package>.monitor``) over one endpoint variant's capture, as a processing
-    job shaped as Model Monitor's: its environment variables, the capture of each day the
-    interval touches (``capture``: ``yyyy/mm/dd`` → S3 prefix, only days that hold some:
-    SageMaker fails an input with nothing under it) under
+    job shaped as Model Monitor's: its environment variables, the capture of each partition the
+    interval touches (``capture``: ``yyyy/mm/dd/hh`` or ``yyyy/mm/dd`` → S3 prefix, only those
+    that hold some: SageMaker fails an input with nothing under it) under
     ``/opt/ml/processing/endpointdata/<endpoint>/<variant>/``, results to ``output_uri``.
-    With ``ground_truth`` (the same by day) it measures model quality too, against
-    ``quality_constraints_uri``. It runs in ``environment`` (by default the DAGs'), as its
-    execution role."""
+    With ``ground_truth`` (the same) it measures model quality too, against
+    ``quality_constraints_uri``, adding to the metrics' ``history_uri``. It runs in
+    ``environment`` (by default the DAGs'), as its execution role."""
     env = environment or config.env
     ground_truth = ground_truth or {}
     source = f"{MONITOR_DIR}/endpointdata/{endpoint}/{variant}"
@@ -285,13 +287,14 @@ def monitoring_job(
             if quality_constraints_uri
             else []
         ),
+        *([_s3_input("history", history_uri, HISTORY_DIR)] if history_uri else []),
         *(
-            _s3_input(f"capture-{day.replace('/', '-')}", uri, f"{source}/{day}")
-            for day, uri in sorted(capture.items())
+            _s3_input(f"capture-{part.replace('/', '-')}", uri, f"{source}/{part}")
+            for part, uri in sorted(capture.items())
         ),
         *(
-            _s3_input(f"groundtruth-{day.replace('/', '-')}", uri, f"{GROUND_TRUTH_DIR}/{day}")
-            for day, uri in sorted(ground_truth.items())
+            _s3_input(f"groundtruth-{part.replace('/', '-')}", uri, f"{GROUND_TRUTH_DIR}/{part}")
+            for part, uri in sorted(ground_truth.items())
         ),
     ]
     if not capture or len(inputs) > MAX_INPUTS:
@@ -315,7 +318,7 @@ def monitoring_job(
         "publish_cloudwatch_metrics": "Enabled",
         "metric_namespace": config.monitoring.metric_namespace,
         "sagemaker_endpoint_name": endpoint,
-        "sagemaker_monitoring_schedule_name": monitoring_schedule_name(config),
+        "sagemaker_monitoring_schedule_name": monitoring_schedule_name(config, variant),
         "sensitive_columns": json.dumps(config.data.sensitive_columns),
     }
     if ground_truth:
@@ -329,6 +332,8 @@ def monitoring_job(
             variables["model_quality_constraints"] = (
                 f"{QUALITY_CONSTRAINTS_DIR}/{_file(quality_constraints_uri)}"
             )
+        if history_uri:
+            variables["model_quality_history"] = f"{HISTORY_DIR}/{_file(history_uri)}"
     return {
         "ProcessingJobName": name,
         "RoleArn": env.role_arn,
@@ -346,9 +351,10 @@ def monitoring_job(
     }
 
 
-def monitoring_schedule_name(config: PipelineConfig) -> str:
-    """The ``MonitoringSchedule`` dimension of the metrics: the monitoring DAG's."""
-    return f"{config.slug}-data-quality"
+def monitoring_schedule_name(config: PipelineConfig, variant: str) -> str:
+    """The ``MonitoringSchedule`` dimension of the metrics: one per variant (an endpoint's
+    variants are monitored apart, as Model Monitor's schedules are)."""
+    return f"{config.slug}-{variant}"
 
 
 def _processing_resources(config: PipelineConfig, environment: Environment | None = None) -> dict:

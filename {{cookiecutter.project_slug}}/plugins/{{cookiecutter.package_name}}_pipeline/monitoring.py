@@ -31,23 +31,27 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .config import ConfigError, Environment, PipelineConfig
+from .config import FEEDBACK_PREFIX, ConfigError, Environment, PipelineConfig
 from .hooks import split_s3_uri
-from .job_requests import monitoring_job, monitoring_schedule_name
+from .job_requests import MAX_INPUTS, monitoring_job, monitoring_schedule_name
 from .packaging import source_files, tree_digest
 from .pins import load_pin, pins_folder
 from .registry import find_copy
 
 log = logging.getLogger(__name__)
 
-#: The environments whose pinned endpoints are monitored.
-MONITORED = ("staging", "prod")
+#: The environments whose pinned endpoints are monitored, the one drift counts most in first.
+MONITORED = ("prod", "staging")
+#: How long after a window's start its ground truth is looked for.
+LABELS_WITHIN = timedelta(days=7)
 #: Processing job states that are over.
 FINISHED = ("Completed", "Failed", "Stopped")
 #: What a monitoring job writes, below its output prefix.
 VIOLATIONS, STATISTICS, REPORT = "constraint_violations.json", "statistics.json", "report.html"
 QUALITY = "model_quality"
-METRICS, LABELLED = "cloudwatch_metrics.json", "labelled.csv"
+METRICS, LABELLED, HISTORY = "cloudwatch_metrics.json", "labelled.csv", "history.json"
+#: Beside a variant's runs: the model quality of its last windows.
+HISTORY_OBJECT = "model_quality_history.json"
 
 
 class MonitoringFailed(RuntimeError):
@@ -105,18 +109,28 @@ def hours(start: datetime, end: datetime) -> list[datetime]:
 
 
 def partitions(s3, prefix: str, start: datetime, end: datetime) -> dict[str, str]:
-    """``yyyy/mm/dd`` → ``<prefix>/yyyy/mm/dd/`` for each day with an object in an hour of the
-    interval (a job's input must not be empty: SageMaker fails it)."""
+    """``yyyy/mm/dd/hh`` → ``<prefix>/yyyy/mm/dd/hh/`` for each hour partition of ``[start,
+    end)`` that holds an object (a job's input must not be empty: SageMaker fails it)."""
     bucket, key = split_s3_uri(prefix.rstrip("/"))
-    days: dict[str, str] = {}
+    found: dict[str, str] = {}
     for hour in hours(start, end):
-        day = f"{hour:%Y/%m/%d}"
-        if day in days:
-            continue
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/{hour:%Y/%m/%d/%H}/", MaxKeys=1)
+        partition = f"{hour:%Y/%m/%d/%H}"
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/{partition}/", MaxKeys=1)
         if listed.get("KeyCount", 0):
-            days[day] = f"s3://{bucket}/{key}/{day}/"
-    return days
+            found[partition] = f"s3://{bucket}/{key}/{partition}/"
+    return found
+
+
+def fitted(found: dict[str, str], slots: int, earliest: bool = False) -> dict[str, str]:
+    """Hour partitions as inputs, or their days when there are more hours than ``slots``
+    (SageMaker's 10 inputs); with ``earliest``, only the earliest days that fit."""
+    if len(found) <= slots:
+        return found
+    days = {}
+    for partition, uri in found.items():
+        day = partition.rsplit("/", 1)[0]
+        days.setdefault(day, uri.rsplit("/", 2)[0] + "/")
+    return dict(list(days.items())[: max(slots, 0)]) if earliest else days
 
 
 def baselines(sagemaker, config: PipelineConfig, target: Target) -> dict[str, str | None]:
@@ -188,7 +202,9 @@ def run_monitor(
     sagemaker, s3 = clients("sagemaker"), clients("s3")
     found = {"target": target.to_xcom(), "start": start.isoformat(), "end": end.isoformat()}
     capture_prefix = f"{target.capture_destination.rstrip('/')}/{target.endpoint}/{target.variant}"
-    capture = partitions(s3, capture_prefix, start, end)
+    # a request's record can land in the next hour's partition: it is read, then left out by
+    # its inferenceTime as everything outside the window is
+    capture = partitions(s3, capture_prefix, start, end + timedelta(hours=1))
     if not capture:
         found["skipped"] = (
             f"no captured data for {target.endpoint}/{target.variant} ({target.environment}) "
@@ -197,9 +213,18 @@ def run_monitor(
         log(found["skipped"])
         return found
     baseline = baselines(sagemaker, config, target)
+    # SageMaker's 10 inputs: code, the baselines, the history, then capture (all of it, by
+    # hour or else by day), then ground truth in what is left
+    slots = MAX_INPUTS - 4 - bool(baseline["quality_constraints"])
+    capture = fitted(capture, slots)
+    # labels come after the predictions: those that came by now (within LABELS_WITHIN)
     truth_prefix = f"s3://{environment.bucket}/{config.slug}/ground-truth/{target.endpoint}"
-    ground_truth = partitions(s3, truth_prefix, start, end)
+    until = min(max(datetime.now(UTC), end), start + LABELS_WITHIN)
+    ground_truth = fitted(
+        partitions(s3, truth_prefix, start, until), slots - len(capture), earliest=True
+    )
     output = output_prefix(config, environment, target, key)
+    history = history_uri(config, environment, target)
     name = job_name(config, target, key)
     request = monitoring_job(
         config,
@@ -216,17 +241,22 @@ def run_monitor(
         output_uri=output,
         ground_truth=ground_truth,
         quality_constraints_uri=baseline["quality_constraints"],
+        history_uri=history if ground_truth and _exists(s3, history) else None,
         environment=environment,
     )
     if _job_exists(sagemaker, name):
         log(f"{name} was started by an earlier try: waiting for it")
     else:
         sagemaker.create_processing_job(**request)
-        log(f"started {name} over {len(capture)} days of capture of {target.endpoint}")
+        log(
+            f"started {name} over {len(capture)} partitions of {target.endpoint}'s capture "
+            f"and {len(ground_truth)} of its ground truth"
+        )
     job = wait_for_job(sagemaker, name, config.env.poll_interval_seconds)
     if job["ProcessingJobStatus"] != "Completed":
         reason = job.get("FailureReason") or job.get("ExitMessage")
         raise MonitoringFailed(f"{name} {job['ProcessingJobStatus']}: {reason}")
+    written = _listed(s3, output)
     violations = _read_json(s3, f"{output}/{VIOLATIONS}")["violations"]
     statistics = _read_json(s3, f"{output}/{STATISTICS}")
     if not statistics["dataset"]["item_count"]:
@@ -238,8 +268,12 @@ def run_monitor(
         log(found["skipped"])
         return found
     quality_violations = (
-        _read_json(s3, f"{output}/{QUALITY}/{VIOLATIONS}")["violations"] if ground_truth else []
+        _read_json(s3, f"{output}/{QUALITY}/{VIOLATIONS}")["violations"]
+        if f"{QUALITY}/{VIOLATIONS}" in written
+        else []
     )
+    if f"{QUALITY}/{HISTORY}" in written:  # the next window's job adds to it
+        copy_object(s3, s3, f"{output}/{QUALITY}/{HISTORY}", history)
     found |= {
         "job": name,
         "finished": job.get("ProcessingEndTime", datetime.now(UTC)).isoformat(),
@@ -250,8 +284,12 @@ def run_monitor(
         "violations": violations,
         "quality_violations": quality_violations,
         "constraints": baseline["constraints"],
-        "quality_constraints": baseline["quality_constraints"] if ground_truth else None,
-        "labelled": f"{output}/{LABELLED}" if ground_truth else None,
+        # its alarms stay whether or not this window's labels came
+        "quality_constraints": baseline["quality_constraints"],
+        "labelled": f"{output}/{LABELLED}" if LABELLED in written else None,
+        "metrics": [
+            f"{output}/{name}" for name in (METRICS, f"{QUALITY}/{METRICS}") if name in written
+        ],
     }
     log(
         f"{target.endpoint}/{target.variant}: {found['records']} records, "
@@ -261,13 +299,33 @@ def run_monitor(
     return found
 
 
+def history_uri(config: PipelineConfig, environment: Environment, target: Target) -> str:
+    """The variant's model-quality metrics over its last windows (the report's "over time")."""
+    return (
+        f"s3://{environment.bucket}/{config.slug}/monitoring/{target.endpoint}/"
+        f"{target.variant}/{HISTORY_OBJECT}"
+    )
+
+
+def _listed(s3, prefix: str) -> set[str]:
+    """The keys below ``prefix``, relative to it (reading a missing key with a role that may not
+    list everything is a 403, not a 404: list first)."""
+    bucket, key = split_s3_uri(prefix.rstrip("/") + "/")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+    return {item["Key"][len(key) :] for page in pages for item in page.get("Contents", [])}
+
+
+def _exists(s3, uri: str) -> bool:
+    bucket, key = split_s3_uri(uri)
+    return bool(s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount"))
+
+
 def _job_exists(sagemaker, name: str) -> bool:
     try:
         sagemaker.describe_processing_job(ProcessingJobName=name)
     except sagemaker.exceptions.ClientError as error:
-        if "does not exist" in error.response["Error"]["Message"] or error.response["Error"][
-            "Code"
-        ] in ("ResourceNotFound", "ValidationException"):
+        message = error.response["Error"].get("Message", "")
+        if "does not exist" in message or "Could not find" in message:
             return False
         raise
     return True
@@ -299,11 +357,8 @@ def publish(config: PipelineConfig, found: dict, clients, log=log.info) -> dict:
     s3, cloudwatch = clients("s3"), clients("cloudwatch")
     # stamped when published: an alarm evaluates each minute as it closes
     moment = datetime.now(UTC)
-    for uri in (f"{found['output']}/{METRICS}", f"{found['output']}/{QUALITY}/{METRICS}"):
-        try:
-            request = _read_json(s3, uri)
-        except s3.exceptions.NoSuchKey:
-            continue
+    for uri in found["metrics"]:
+        request = _read_json(s3, uri)
         data = [{**datum, "Timestamp": moment} for datum in request["MetricData"]]
         for first in range(0, len(data), 1000):  # PutMetricData's limit per request
             cloudwatch.put_metric_data(
@@ -315,7 +370,11 @@ def publish(config: PipelineConfig, found: dict, clients, log=log.info) -> dict:
             config, environment, target, _read_json(s3, found["quality_constraints"])
         )
     changed = put_alarms(cloudwatch, alarms)
-    log(f"{len(alarms)} alarms on {target.endpoint}/{target.variant}, {changed} created or updated")
+    removed = remove_stale_alarms(cloudwatch, target, {alarm["AlarmName"] for alarm in alarms})
+    log(
+        f"{len(alarms)} alarms on {target.endpoint}/{target.variant}: {changed} created or "
+        f"updated; {', '.join(removed) or 'none'} removed (no longer in the baseline)"
+    )
     if found["violations"] or found["quality_violations"]:
         sns = clients("sns")
         sns.publish(
@@ -323,7 +382,12 @@ def publish(config: PipelineConfig, found: dict, clients, log=log.info) -> dict:
             Subject=f"{target.endpoint} ({target.environment}) violates its baseline"[:100],
             Message=alert_message(found),
         )
-    return {**found, "alarms": [alarm["AlarmName"] for alarm in alarms], "alarms_put": changed}
+    return {
+        **found,
+        "alarms": [alarm["AlarmName"] for alarm in alarms],
+        "alarms_put": changed,
+        "alarms_removed": removed,
+    }
 
 
 def alert_message(found: dict) -> str:
@@ -347,7 +411,7 @@ def alert_message(found: dict) -> str:
 def _dimensions(config: PipelineConfig, target: Target) -> list[dict]:
     return [
         {"Name": "Endpoint", "Value": target.endpoint},
-        {"Name": "MonitoringSchedule", "Value": monitoring_schedule_name(config)},
+        {"Name": "MonitoringSchedule", "Value": monitoring_schedule_name(config, target.variant)},
     ]
 
 
@@ -356,11 +420,16 @@ def drift_alarms(
 ) -> list[dict]:
     """``PutMetricAlarm`` requests: one a feature of the baseline, on its drift distance over
     the threshold the monitor flags at (the feature's own override first)."""
-    settings = constraints.get("monitoring_config", {}).get("distribution_constraints", {})
+    config_section = constraints.get("monitoring_config", {})
+    settings = config_section.get("distribution_constraints", {})
+    if config_section.get("evaluate_constraints", "Enabled") != "Enabled":
+        return []  # the monitor flags nothing: no alarm says otherwise
     alarms = []
     for feature in constraints["features"]:
         name = feature["name"]
         overrides = feature.get("monitoringConfigOverrides", {})
+        if overrides.get("perform_comparison", settings.get("perform_comparison")) == "Disabled":
+            continue
         numeric = feature["inferred_type"] in ("Integral", "Fractional")
         key = "comparison_threshold" if numeric else "categorical_comparison_threshold"
         threshold = float(overrides.get(key, settings.get(key, 0.1)))
@@ -422,7 +491,6 @@ def _alarm(config, environment, target, suffix, namespace, metric, threshold, op
         "ComparisonOperator": operator,
         "TreatMissingData": "ignore",
         "AlarmActions": [environment.topic_arn(config.notifications.topic_name)],
-        "OKActions": [environment.topic_arn(config.notifications.topic_name)],
     }
 
 
@@ -439,7 +507,6 @@ _ALARM_FIELDS = (
     "ComparisonOperator",
     "TreatMissingData",
     "AlarmActions",
-    "OKActions",
 )
 
 
@@ -469,6 +536,26 @@ def put_alarms(cloudwatch, alarms: list[dict]) -> int:
     return changed
 
 
+def remove_stale_alarms(cloudwatch, target: Target, wanted: set[str]) -> list[str]:
+    """Delete the variant's drift and quality alarms that are no longer wanted (a feature that
+    left the baseline, a metric the constraints no longer hold): they would keep their last
+    state for ever. Names of its own making only: other alarms are left alone."""
+    prefix = f"{target.endpoint}-{target.variant}-"
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"]
+    )
+    stale = [
+        alarm["AlarmName"]
+        for page in pages
+        for alarm in page["MetricAlarms"]
+        if alarm["AlarmName"] not in wanted
+        and alarm["AlarmName"][len(prefix) :].startswith(("drift-", "quality-"))
+    ]
+    for first in range(0, len(stale), 100):  # DeleteAlarms takes 100 names
+        cloudwatch.delete_alarms(AlarmNames=stale[first : first + 100])
+    return stale
+
+
 # --- drift that retrains -------------------------------------------------------------------
 
 
@@ -489,7 +576,9 @@ def drift_decision(
     config: PipelineConfig, results: list[dict], last_event: datetime | None, now: datetime
 ) -> tuple[dict | None, str]:
     """The drift event to emit (its extra) over the monitored endpoints' results, or none;
-    and why. The first endpoint that meets the rule is the event's; one event per cool-down."""
+    and why. The first endpoint that meets the rule (prod's before staging's) is the event's, the
+    others are named in it; one event per cool-down, whichever endpoint drifts (every endpoint
+    serves a version of the same model, which the run retrains)."""
     drifted = [(found, drifted_features(config, found)) for found in results if found]
     drifted = [(found, features) for found, features in drifted if features]
     if not drifted:
@@ -511,6 +600,10 @@ def drift_decision(
         "features": features,
         "report": found["report"],
         "labelled_rows": None,
+        "also": [
+            f"{other['target']['endpoint']}/{other['target']['variant']}"
+            for other, _ in drifted[1:]
+        ],
     }
     return extra, (
         f"drift on {extra['endpoint']} ({extra['environment']}) in {', '.join(features)}: "
@@ -523,24 +616,28 @@ def feedback_uri(config: PipelineConfig, extra: dict) -> str:
     must not start a run of their own)."""
     start = extra["interval"]["start"].replace(":", "").replace("+0000", "Z")
     return (
-        f"{config.artifact_root}/data/feedback/{extra['environment']}/{extra['endpoint']}/"
-        f"{start}.csv"
+        f"{config.artifact_root}/{FEEDBACK_PREFIX}/{extra['environment']}/{extra['endpoint']}/"
+        f"{extra['variant']}/{start}.csv"
     )
 
 
 def interval(context) -> tuple[datetime, datetime]:
-    """The window a monitoring run checks: its params' ``start_time``/``end_time`` (UTC unless
-    they say otherwise), else its data interval."""
+    """The window a monitoring run checks, in UTC (capture's partitions are UTC hours): its
+    params' ``start_time`` and ``end_time`` (UTC unless they say otherwise), else its data
+    interval."""
     params = context["params"]
-    if params.get("start_time") and params.get("end_time"):
+    given = [name for name in ("start_time", "end_time") if params.get(name)]
+    if given:
+        if len(given) == 1:
+            raise ConfigError(f"only {given[0]} is given: a window needs start_time and end_time")
         moments = (datetime.fromisoformat(params[name]) for name in ("start_time", "end_time"))
         start, end = (m if m.tzinfo else m.replace(tzinfo=UTC) for m in moments)
-        if start >= end:
-            raise ConfigError(
-                f"start_time {start.isoformat()} is not before end_time {end.isoformat()}"
-            )
-        return start, end
-    return context["data_interval_start"], context["data_interval_end"]
+    else:
+        start, end = context["data_interval_start"], context["data_interval_end"]
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if start >= end:
+        raise ConfigError(f"the window {start.isoformat()} to {end.isoformat()} is empty")
+    return start, end
 
 
 def copy_object(source_s3, target_s3, source: str, target: str) -> bytes:

@@ -51,7 +51,10 @@ def summary_message(summary: dict) -> str:
         f"Reports: {summary['reports']['evaluation']}",
         f"Artifacts: {summary['artifacts']}",
     ]
+    if summary.get("labelled_capture"):
+        lines.insert(
+            1, "Also learnt from labelled capture: " + ", ".join(summary["labelled_capture"])
+        )
     if summary.get("started_by"):
         lines.insert(1, f"Started by {summary['started_by']}.")
-        lines.insert(2, "Labelled capture learnt from: " + ", ".join(summary["labelled_capture"]))
     return "\n".join(lines)

@@ -25,6 +25,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
@@ -347,7 +348,9 @@ class MonitorEndpointOperator(BaseOperator):
     account (``monitoring.run_monitor``), with a button to its report.
 
     ``target`` is one of ``monitoring.targets``' (a mapped task group's argument). The report is
-    copied beside the run's other artifacts in dev, where the reports app serves it.
+    copied beside the run's other artifacts in dev, where the reports app serves it. A scheduled
+    run waits (deferred) ``[monitoring] capture_delay_minutes`` past its interval's end, for
+    SageMaker to have written the interval's capture.
     """
 
     template_fields = ("target",)
@@ -357,13 +360,20 @@ class MonitorEndpointOperator(BaseOperator):
         super().__init__(**kwargs)
         self.target = target
 
-    def execute(self, context) -> dict:
+    def execute(self, context, event=None) -> dict:
         from .config import load_config
         from .hooks import aws_client
         from .runs import RunLayout, run_key
 
         config = load_config()
         start, end = monitoring.interval(context)
+        ready = end + timedelta(minutes=config.monitoring.capture_delay_minutes)
+        if not context["params"].get("end_time") and datetime.now(UTC) < ready:
+            # SageMaker writes capture minutes after the requests: the triggerer waits
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            self.log.info("waiting until %s for the interval's capture", ready.isoformat())
+            self.defer(trigger=DateTimeTrigger(moment=ready), method_name="execute")
         key = run_key(context["run_id"])
         environment = self.target["environment"]
         try:
@@ -376,8 +386,9 @@ class MonitorEndpointOperator(BaseOperator):
                 lambda service: aws_client(config, service, environment),
                 log=self.log.info,
             )
-        except monitoring.MonitoringFailed as error:
-            # a retry would find the same failed job (its name is the run's): fail at once
+        except (monitoring.MonitoringFailed, ValueError) as error:
+            # a retry would find the same failed job (its name is the run's), or the same
+            # missing baseline or too long a window: fail at once, saying which
             raise AirflowFailException(str(error)) from error
         if found.get("report"):
             copy = RunLayout(config.artifact_root, key).uri(

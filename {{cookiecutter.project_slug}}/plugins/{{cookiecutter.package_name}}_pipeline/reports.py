@@ -69,6 +69,11 @@ def report_url(dag_id: str, uri: str) -> str:
     return f"{base_path}{URL_PREFIX}/dags/{quote(dag_id, safe='')}?uri={quote(uri, safe='')}"
 
 
+def link_key(name: str) -> str:
+    """The XCom a report button's URL is kept in: one per button, so a task can have several."""
+    return "_link_report_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 @attrs.define
 class ReportLink(BaseOperatorLink):
     """A task's button to one report of its run: ``name`` on the button, ``path`` below the run."""
@@ -78,8 +83,7 @@ class ReportLink(BaseOperatorLink):
 
     @property
     def xcom_key(self) -> str:
-        """One key per report, so a task can link several."""
-        return "_link_report_" + re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+        return link_key(self.name)
 
     def get_link(self, operator, *, ti_key) -> str:
         layout = RunLayout(load_config().artifact_root, run_key(ti_key.run_id))
@@ -96,7 +100,7 @@ class PushedReportLink(BaseOperatorLink):
 
     @property
     def xcom_key(self) -> str:
-        return "_link_report_" + re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+        return link_key(self.name)
 
     def get_link(self, operator, *, ti_key) -> str:
         from airflow.sdk.execution_time.xcom import XCom

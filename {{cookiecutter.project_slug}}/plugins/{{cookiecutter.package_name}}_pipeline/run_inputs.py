@@ -5,10 +5,11 @@ SQS → asset watcher), else the whole raw-data prefix; its objects are listed a
 ``S3Prefix`` input takes them, and their keys, sizes and ETags digested, so the registered model
 names exactly the data it learned from.
 
-A run the monitoring DAG's drift event started trains on the raw-data prefix plus the drifted
-window's captured rows that have ground truth (the event names them). With nothing new to learn
-from (no such rows, and the data of the group's newest version), it says so and stops: it
-registers nothing.
+A run on the whole raw-data prefix (scheduled, several new objects, or started by the monitoring
+DAG's drift event) also learns from the labelled capture drift brought (``data/feedback/``, the
+drift event's window among it), unless ``[monitoring] retrain_on_labelled_capture`` is off. A
+drift-started run with nothing new to learn from (no labelled row in its window, and data a
+version already learned from) says so and stops: it registers nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import unquote_plus
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from .config import ConfigError, PipelineConfig
+from .config import FEEDBACK_PREFIX, ConfigError, PipelineConfig
 from .hooks import s3_hook, sagemaker_client, split_s3_uri
 from .images import inference_image, pinned_image
 from .registry import ModelKindError, check_model_package_group, model_kind
@@ -102,7 +103,7 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
     triggered_by = raw_data_from_asset_events(context.get("triggering_asset_events"))
     drifts = drift_from_asset_events(context.get("triggering_asset_events"))
     drifts += [params["drift"]] if params.get("drift") else []
-    feedback = [extra["labelled_rows"] for extra in drifts if extra.get("labelled_rows")]
+    drift_rows = [extra["labelled_rows"] for extra in drifts if extra.get("labelled_rows")]
     started_by = drift_reason(drifts)
     if started_by:
         log.info("started by %s", started_by)
@@ -115,12 +116,18 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
         if triggered_by:
             log.info("%d new objects: training on %s", len(triggered_by), raw_data_uri)
     raw_data_uri, objects = training_objects(config, raw_data_uri)
+    feedback = drift_rows
+    if raw_data_uri == config.raw_data_uri and config.monitoring.retrain_on_labelled_capture:
+        # the whole raw data: with every labelled window drift ever brought (drift's own too),
+        # so that a later run does not forget what an earlier one learned from
+        labelled = f"{config.artifact_root}/{FEEDBACK_PREFIX}/"
+        feedback = [labelled] if _holds_objects(config, labelled) else drift_rows
     for uri in feedback:
         objects += training_objects(config, uri)[1]
     digest = hashlib.sha256()
     for item in sorted(objects, key=lambda o: o["Key"]):
         digest.update(f"{item['Key']}\0{item['Size']}\0{item['ETag']}\n".encode())
-    if drifts and not feedback and not triggered_by and not params.get("raw_data_uri"):
+    if drifts and not drift_rows and not triggered_by and not params.get("raw_data_uri"):
         version = version_trained_on(config, digest.hexdigest())
         if version is not None:
             raise AirflowSkipException(
@@ -140,6 +147,12 @@ def resolve_run_inputs(config: PipelineConfig, context) -> Run:
         feedback_uris=tuple(feedback),
         started_by=started_by,
     )
+
+
+def _holds_objects(config: PipelineConfig, uri: str) -> bool:
+    bucket, prefix = split_s3_uri(uri)
+    listed = s3_hook(config).get_conn().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return bool(listed.get("KeyCount"))
 
 
 def version_trained_on(config: PipelineConfig, digest: str, newest: int = 100) -> int | None:

@@ -38,11 +38,8 @@ def summarize(config: PipelineConfig, run: Run, gate: dict, package_arn: str) ->
         "run_id": run.run_id,
         "run_key": run.key,
         "training_data": run.raw_data_uri,
-        **(
-            {"started_by": run.started_by, "labelled_capture": list(run.feedback_uris)}
-            if run.started_by
-            else {}
-        ),
+        **({"started_by": run.started_by} if run.started_by else {}),
+        **({"labelled_capture": list(run.feedback_uris)} if run.feedback_uris else {}),
         "data_checks": checks,
         "metrics": metrics,
         "gate": GateDecision.from_xcom(gate).message,

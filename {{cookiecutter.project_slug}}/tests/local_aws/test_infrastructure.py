@@ -341,7 +341,10 @@ def test_stack_update_applies_a_changed_template_and_parameter(aws_client):
     assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} == outputs
     kms = aws_client("kms")
     policy = kms.get_key_policy(KeyId=outputs["ArtifactKeyArn"], PolicyName="default")["Policy"]
-    assert [st["Sid"] for st in json.loads(policy)["Statement"]] == ["AccountAdministrators"]
+    assert [st["Sid"] for st in json.loads(policy)["Statement"]] == [
+        "AccountAdministrators",
+        "CloudWatchAlarmsNotify",
+    ]
     slug, bucket = parameters["ProjectSlug"], outputs["ArtifactBucketName"]
     s3.put_object(Bucket=bucket, Key=f"{slug}/{parameters['RawDataPrefix']}/old.csv", Body=b"a")
     s3.put_object(Bucket=bucket, Key=f"{slug}/data/incoming/new.csv", Body=b"a")

@@ -31,24 +31,27 @@ def pins(tmp_path, staging: str = "", prod: str = ""):
     return folder
 
 
-def variant(name: str = "primary") -> str:
+def variant(name: str = "primary", count: int = 1) -> str:
     return (
         f'\n[[variants]]\nname = "{name}"\npackage = "{PACKAGE}"\n'
-        'instance_type = "ml.m5.large"\nweight = 1.0\n'
+        f'instance_type = "ml.m5.large"\ninstance_count = {count}\nweight = 1.0\n'
     )
 
 
 def test_every_variant_the_pins_deploy_with_capture_on_is_monitored(tmp_path):
     config = edited_config(tmp_path)
-    folder = pins(tmp_path, staging=variant() + variant("candidate"))
+    folder = pins(tmp_path, staging=variant() + variant("candidate"), prod=variant(count=2))
 
     found = monitoring.targets(config, folder)
 
     staging = config.environment("staging")
+    # prod's first: its drift is the one a training run is started for, when both drift
     assert [(t["environment"], t["variant"]) for t in found] == [
+        ("prod", "primary"),
         ("staging", "primary"),
         ("staging", "candidate"),
-    ]  # prod deploys nothing yet
+    ]
+    found = found[1:]
     assert found[0]["capture_destination"] == f"s3://{staging.bucket}/{config.slug}/capture"
     assert found[0]["package"] == PACKAGE
 
@@ -74,8 +77,16 @@ def test_the_window_is_the_data_interval_unless_the_params_name_one():
         datetime(2026, 12, 5, 11, tzinfo=UTC),
     )
     backwards = {"start_time": given["end_time"], "end_time": given["start_time"]}
-    with pytest.raises(ConfigError, match="is not before"):
+    with pytest.raises(ConfigError, match="is empty"):
         monitoring.interval({**context, "params": backwards})
+    with pytest.raises(ConfigError, match="only start_time is given"):
+        monitoring.interval({**context, "params": {"start_time": given["start_time"]}})
+    # capture's partitions are UTC hours: another offset is converted
+    elsewhere = {"start_time": "2026-12-05T12:00:00+02:00", "end_time": "2026-12-05T13:00:00+02:00"}
+    assert monitoring.interval({**context, "params": elsewhere}) == (
+        datetime(2026, 12, 5, 10, tzinfo=UTC),
+        datetime(2026, 12, 5, 11, tzinfo=UTC),
+    )
 
 
 def test_hours_are_the_partitions_the_window_touches():
@@ -87,7 +98,7 @@ def test_hours_are_the_partitions_the_window_touches():
 def test_alarms_follow_the_baseline_and_each_features_own_threshold(tmp_path):
     config = edited_config(tmp_path)
     target = monitoring.Target("staging", "ep", "primary", PACKAGE, "s3://b/capture")
-    constraints = {
+    constraints: dict = {
         "features": [
             {"name": "x", "inferred_type": "Fractional"},
             {"name": "c", "inferred_type": "String"},
@@ -105,13 +116,24 @@ def test_alarms_follow_the_baseline_and_each_features_own_threshold(tmp_path):
         },
     }
 
+    constraints["features"].append(
+        {
+            "name": "off",
+            "inferred_type": "Fractional",
+            "monitoringConfigOverrides": {"perform_comparison": "Disabled"},
+        }
+    )
+
     alarms = monitoring.drift_alarms(config, config.environment("staging"), target, constraints)
 
+    # a feature whose drift is not compared has no alarm
     assert {a["MetricName"]: a["Threshold"] for a in alarms} == {
         "feature_baseline_drift_x": 0.2,
         "feature_baseline_drift_c": 0.15,
         "feature_baseline_drift_n": 0.3,
     }
+    constraints["monitoring_config"]["evaluate_constraints"] = "Disabled"
+    assert monitoring.drift_alarms(config, config.environment("staging"), target, constraints) == []
     topic = config.environment("staging").topic_arn(config.notifications.topic_name)
     for alarm in alarms:
         assert alarm["AlarmActions"] == [topic] and alarm["TreatMissingData"] == "ignore"
@@ -146,9 +168,10 @@ def test_drift_retrains_when_the_rule_is_met_once_per_cool_down(tmp_path):
         is None
     )
     extra, why = monitoring.drift_decision(
-        config, [result("a", "x"), result("b", "y", "x")], None, now
+        config, [result("a", "x"), result("b", "y", "x"), result("c", "x", "y")], None, now
     )
     assert extra["endpoint"] == "b" and extra["features"] == ["x", "y"]
+    assert extra["also"] == ["c/primary"]  # the first that meets the rule; the others named
     assert extra["interval"] == {
         "start": "2026-12-05T10:00:00+00:00",
         "end": "2026-12-05T11:00:00+00:00",
@@ -190,3 +213,10 @@ def test_a_drift_started_run_says_why_and_refuses_an_event_it_cannot_read():
     assert event["report"] in reason
     with pytest.raises(AirflowFailException, match="has no features, report"):
         drift_reason([{k: v for k, v in extra.items() if k not in ("features", "report")}])
+
+
+def test_a_raw_data_prefix_over_the_labelled_capture_is_refused(tmp_path):
+    """Labelled rows landing under the raw prefix would start runs of their own."""
+    config = edited_config(tmp_path, ('raw_prefix = "data/raw"', 'raw_prefix = "data"'))
+    with pytest.raises(ConfigError, match="overlaps 'data/feedback'"):
+        _ = config.data

@@ -119,12 +119,14 @@ def test_uploads_are_refused_when_the_raw_data_prefix_would_hold_them(local_aws,
     configured = config()
     settings = {
         **configured.settings,
-        "data": {**configured.settings["data"], "raw_prefix": "data"},
+        "data": {**configured.settings["data"], "raw_prefix": "data/uploads/incoming"},
     }
     monkeypatch.setattr(
         "tools.local_run.config",
         lambda: PipelineConfig(settings, configured.environment_name, configured.path),
     )
 
-    with pytest.raises(ValueError, match="raw_prefix 'data' overlaps 'data/uploads'"):
+    with pytest.raises(
+        ValueError, match="raw_prefix 'data/uploads/incoming' overlaps 'data/uploads'"
+    ):
         upload_table(AWS(local_aws.endpoint_url), PROJECT_ROOT / "pipeline.toml")
