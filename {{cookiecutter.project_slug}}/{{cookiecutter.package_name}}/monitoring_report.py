@@ -88,13 +88,17 @@ def _table(title: str, headings: tuple[str, ...], rows: str) -> str:
 
 
 def _feature_chart(name: str, feature: dict, column: pd.Series, distance: float | None) -> str:
+    """Shares of all the values in each bucket or category: what falls outside the baseline's
+    range or categories is in no bar (the note counts it), so the bars show that shift too."""
     if "numerical_statistics" in feature:
         buckets = feature["numerical_statistics"]["distribution"]["kll"]["buckets"]
         edges = np.array([b["lower_bound"] for b in buckets] + [buckets[-1]["upper_bound"]])
         base = np.array([b["count"] for b in buckets], dtype=float)
+        base_total = base.sum()
         values = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype="float64")
-        inside = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(base) - 1)
-        now = np.bincount(inside, minlength=len(base)).astype(float)
+        within = values[(values >= edges[0]) & (values <= edges[-1])]
+        index = np.clip(np.searchsorted(edges, within, side="right") - 1, 0, len(base) - 1)
+        now, now_total = np.bincount(index, minlength=len(base)).astype(float), len(values)
         below, above = int((values < edges[0]).sum()), int((values > edges[-1]).sum())
         labels = [f"{edge:.3g}" for edge in edges[:-1]]
         note = f"{below} below and {above} above the baseline's range" if below or above else ""
@@ -102,12 +106,13 @@ def _feature_chart(name: str, feature: dict, column: pd.Series, distance: float 
         categories = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
         shown = [c["value"] for c in categories[:CATEGORIES_SHOWN]]
         base = np.array([c["count"] for c in categories[:CATEGORIES_SHOWN]], dtype=float)
+        base_total = sum(c["count"] for c in categories)
         counts = column.dropna().astype(str).value_counts()
-        now = np.array([counts.get(value, 0) for value in shown], dtype=float)
+        now, now_total = np.array([counts.get(v, 0) for v in shown], dtype=float), counts.sum()
         new = int(counts[~counts.index.isin([c["value"] for c in categories])].sum())
         labels, note = shown, f"{new} values the baseline never saw" if new else ""
-    base = base / base.sum() if base.sum() else base
-    now = now / now.sum() if now.sum() else now
+    base = base / base_total if base_total else base
+    now = now / now_total if now_total else now
     caption = html.escape(name) + (f" (distance {distance:.3f})" if distance is not None else "")
     return (
         f'<figure class="feature"><figcaption>{caption}</figcaption>{_bars(labels, base, now)}'
